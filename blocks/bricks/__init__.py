@@ -1,0 +1,35 @@
+"""Bricks: the building blocks of models."""
+
+from blocks.bricks.base import (
+    Application,
+    ApplicationCall,
+    BoundApplication,
+    Brick,
+    application,
+    lazy,
+)
+from blocks.bricks.interfaces import (
+    Activation,
+    Feedforward,
+    Initializable,
+    LinearLike,
+    Random,
+    RNGMixin,
+)
+from blocks.bricks.sequences import MLP, FeedforwardSequence, Sequence
+from blocks.bricks.simple import (
+    Identity,
+    LeakyRectifier,
+    Linear,
+    Logistic,
+    Rectifier,
+    Softplus,
+    Tanh,
+)
+
+__all__ = [
+    "Application", "ApplicationCall", "BoundApplication", "Brick", "application", "lazy",
+    "Activation", "Feedforward", "Initializable", "LinearLike", "Random", "RNGMixin",
+    "MLP", "FeedforwardSequence", "Sequence",
+    "Identity", "LeakyRectifier", "Linear", "Logistic", "Rectifier", "Softplus", "Tanh",
+]

@@ -1,0 +1,775 @@
+"""The brick core: bricks, application methods, application calls and lazy configuration.
+
+A :class:`Brick` owns parameters and builds parts of a graph through its application
+methods (decorated with :func:`application`). Configuration arrives at construction or
+later (see :func:`lazy`), parents push configuration down to their children, and
+parameters are allocated and initialized on demand.
+"""
+
+import inspect
+import logging
+from collections import OrderedDict
+from functools import wraps
+
+import numpy as np
+import pytensor
+from pytensor.graph.basic import Variable
+
+from blocks.graph.annotations import Annotation, add_annotation
+from blocks.roles import INPUT, OUTPUT, PARAMETER, ParameterRole, add_role
+from blocks.utils import pack, shared_floatx_nans, unpack
+
+__all__ = [
+    "Application", "ApplicationCall", "BoundApplication", "Brick", "application", "lazy",
+    "NoneAllocation", "NoneInitialization", "Parameters", "Children",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class _LazyNone:
+    """A sentinel for configuration that has not been given yet; it is falsy."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return self._name
+
+    __str__ = __repr__
+
+    def __bool__(self):
+        return False
+
+    def __reduce__(self):
+        return self._name
+
+
+#: Stands for allocation configuration that was not given yet.
+NoneAllocation = _LazyNone("NoneAllocation")
+#: Stands for initialization configuration that was not given yet.
+NoneInitialization = _LazyNone("NoneInitialization")
+
+
+def _variable_name(brick_name, application_name, name):
+    return f"{brick_name}_{application_name}_{name}"
+
+
+class Application:
+    """An application method of a brick class: the descriptor :func:`application` creates.
+
+    Accessed on a class (``Linear.apply``) it is this object; accessed on a brick
+    (``linear.apply``) it is a :class:`BoundApplication`. Calling it copies and annotates
+    inputs and outputs (see :meth:`apply`).
+
+    Attributes are declared by passing them to :func:`application` (``inputs``,
+    ``outputs``...), computed per brick with :meth:`property`, or looked up on another
+    application with :meth:`delegate`.
+
+    Notes
+    -----
+    The wrapped function is deliberately not copied with :func:`functools.wraps`: the
+    function's qualified name would then point at this object and pickling would fail.
+    """
+
+    def __init__(self, application_function):
+        self.__doc__ = application_function.__doc__
+        self.application_function = application_function
+        self.application_name = application_function.__name__
+        self.delegate_function = None
+        self.properties = {}
+        self.owner_class = None
+        signature = inspect.signature(application_function)
+        parameters = list(signature.parameters.values())[1:]
+        self._argument_names = [
+            p.name for p in parameters
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        self._varargs_name = next(
+            (p.name for p in parameters if p.kind == p.VAR_POSITIONAL), None
+        )
+        self._takes_call = "application_call" in signature.parameters
+
+    @property
+    def name(self):
+        return self.application_name
+
+    def __set_name__(self, owner, name):
+        if self.owner_class is None:
+            self.owner_class = owner
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        bound = instance.__dict__.setdefault("_bound_applications", {})
+        key = id(self)
+        if key not in bound:
+            bound[key] = BoundApplication(self, instance)
+        return bound[key]
+
+    def __reduce__(self):
+        return (getattr, (self.owner_class, self.application_name))
+
+    def property(self, name):
+        """Decorate a method computing attribute `name` of this application per brick.
+
+        >>> class Doubler(Brick):
+        ...     def __init__(self, names, **kwargs):
+        ...         super().__init__(**kwargs)
+        ...         self.names = names
+        ...     @application
+        ...     def apply(self, **kwargs):
+        ...         return [2 * kwargs[name] for name in self.names]
+        ...     @apply.property('inputs')
+        ...     def apply_inputs(self):
+        ...         return self.names
+        >>> Doubler(['a', 'b']).apply.inputs
+        ['a', 'b']
+        """
+        if not isinstance(name, str):
+            raise TypeError(
+                f"Application.property of {self.application_name!r}: expected the "
+                f"attribute name as a string, got {name!r}"
+            )
+
+        def decorator(function):
+            self.properties[name] = function
+            return function
+
+        return decorator
+
+    def delegate(self, function):
+        """Decorate a method returning the application whose attributes this one shares."""
+        self.delegate_function = function
+        return function
+
+    def _check_inputs(self, brick, bound_application, names_values):
+        declared = None
+        try:
+            declared = bound_application.inputs
+        except AttributeError:
+            pass
+        for name, value in names_values:
+            if value is None or isinstance(value, Variable):
+                continue
+            if declared is not None and name in declared and not self._accepts_value(value):
+                raise TypeError(
+                    f"{type(brick).__name__} {brick.name!r}: {self.application_name}() "
+                    f"argument {name!r} must be a symbolic variable (e.g. "
+                    f"pytensor.tensor.matrix()) or an array, got {type(value).__name__}"
+                )
+
+    @staticmethod
+    def _accepts_value(value):
+        if isinstance(value, (np.ndarray, np.generic, int, float, bool)):
+            return True
+        from blocks.initialization import NdarrayInitialization
+        return isinstance(value, NdarrayInitialization)
+
+    def apply(self, bound_application, *args, **kwargs):
+        """Run the application: allocate if needed, copy, name, tag and annotate variables.
+
+        Every symbolic input and output is replaced by a copy named
+        ``{brick}_{application}_{argument}`` that carries the INPUT or OUTPUT role and is
+        annotated with the brick and the :class:`ApplicationCall`.
+
+        Keyword arguments ``return_list`` and ``return_dict`` change the return value to
+        a list of outputs or an ordered dict from output names to outputs.
+        """
+        brick = bound_application.brick
+        return_list = kwargs.pop("return_list", False)
+        return_dict = kwargs.pop("return_dict", False)
+        if return_list and return_dict:
+            raise ValueError("give at most one of return_list and return_dict")
+
+        if not brick.allocated:
+            brick.allocate()
+
+        call = ApplicationCall(bound_application)
+        if self._takes_call:
+            kwargs["application_call"] = call
+
+        def copy_and_tag(variable, role, name):
+            copy = variable.copy()
+            copy.name = _variable_name(brick.name, self.application_name, name)
+            add_annotation(copy, brick)
+            add_annotation(copy, call)
+            copy.tag.name = name
+            add_role(copy, role)
+            return copy
+
+        args = list(args)
+        names = [
+            self._argument_names[i] if i < len(self._argument_names)
+            else f"{self._varargs_name}_{i - len(self._argument_names)}"
+            for i in range(len(args))
+        ]
+        self._check_inputs(brick, bound_application, list(zip(names, args)) + list(
+            (name, value) for name, value in kwargs.items() if name != "application_call"))
+        for i, (name, value) in enumerate(zip(names, args)):
+            if isinstance(value, Variable):
+                args[i] = copy_and_tag(value, INPUT, name)
+        for name, value in kwargs.items():
+            if isinstance(value, Variable):
+                kwargs[name] = copy_and_tag(value, INPUT, name)
+
+        if brick.print_shapes:
+            args = [_print_shape(v, f"{v.name} shape") if isinstance(v, Variable) else v
+                    for v in args]
+
+        Application.call_stack.append(brick)
+        try:
+            outputs = self.application_function(brick, *args, **kwargs)
+        finally:
+            Application.call_stack.pop()
+
+        outputs = pack(outputs)
+        try:
+            output_names = list(bound_application.outputs)
+        except AttributeError:
+            output_names = []
+        for i, output in enumerate(outputs):
+            if isinstance(output, Variable):
+                name = output_names[i] if i < len(output_names) else f"output_{i}"
+                outputs[i] = copy_and_tag(output, OUTPUT, name)
+                if brick.print_shapes:
+                    outputs[i] = _print_shape(outputs[i], f"{outputs[i].name} shape")
+        if return_list:
+            return outputs
+        if return_dict:
+            return OrderedDict(zip(output_names, outputs))
+        return unpack(outputs)
+
+    #: The bricks whose applications are currently running, innermost last.
+    call_stack = []
+
+
+def _print_shape(variable, message):
+    printed = pytensor.printing.Print(message, attrs=("shape",))(variable)
+    printed.name = variable.name
+    printed.tag = variable.tag
+    return printed
+
+
+class BoundApplication:
+    """An application method bound to a brick: ``linear.apply``.
+
+    Calling it runs :meth:`Application.apply`. Attribute look-up goes to the
+    application's properties (computed for this brick), then to attributes set on this
+    bound application, then to the application's own attributes, then to the delegate.
+    """
+
+    def __init__(self, application, brick):
+        self.__dict__["application"] = application
+        self.__dict__["brick"] = brick
+        self.__dict__["_attributes"] = {}
+
+    @property
+    def name(self):
+        return self.application.application_name
+
+    def __getattr__(self, name):
+        if name in ("application", "brick", "_attributes") or name.startswith("__"):
+            raise AttributeError(name)
+        application = self.application
+        if name in application.properties:
+            return application.properties[name](self.brick)
+        if name in self._attributes:
+            return self._attributes[name]
+        if name in application.__dict__:
+            return application.__dict__[name]
+        if application.delegate_function is not None:
+            return getattr(application.delegate_function(self.brick), name)
+        raise AttributeError(
+            f"application {application.application_name!r} of {type(self.brick).__name__} "
+            f"{self.brick.name!r} has no attribute {name!r}"
+        )
+
+    def __setattr__(self, name, value):
+        if name in self.application.properties:
+            raise AttributeError(
+                f"{name!r} of application {self.name!r} is computed by a property and "
+                f"cannot be set"
+            )
+        self._attributes[name] = value
+
+    def __call__(self, *args, **kwargs):
+        return self.application.apply(self, *args, **kwargs)
+
+    def __reduce__(self):
+        return (getattr, (self.brick, self.application.application_name))
+
+    def __repr__(self):
+        return f"<BoundApplication {self.name} of {type(self.brick).__name__} {self.brick.name!r}>"
+
+
+class ApplicationCall(Annotation):
+    """One call of an application method.
+
+    It annotates the variables of the call, and collects the call's auxiliary variables
+    and updates. An application method that takes an ``application_call`` argument
+    receives it.
+
+    Attributes
+    ----------
+    application : BoundApplication
+    brick : Brick
+    metadata : dict
+        Free-form information about the call.
+    """
+
+    def __init__(self, application):
+        super().__init__()
+        self.application = application
+        self.metadata = {}
+
+    @property
+    def brick(self):
+        return self.application.brick
+
+    def add_auxiliary_variable(self, variable, roles=None, name=None):
+        """Add an auxiliary variable named ``{brick}_{application}_{name}``."""
+        if name is not None:
+            full_name = _variable_name(self.brick.name, self.application.name, name)
+            super().add_auxiliary_variable(variable, roles, name)
+            variable.name = full_name
+            variable.tag.name = name
+        else:
+            super().add_auxiliary_variable(variable, roles)
+
+
+def application(*args, **kwargs):
+    r"""Decorator for methods that apply a brick to inputs.
+
+    Use it bare (``@application``) or with attributes to attach to the application
+    (``@application(inputs=['x'], outputs=['y'])``).
+
+    Notes
+    -----
+    The method is replaced by an :class:`Application`; it is not wrapped with
+    :func:`functools.wraps`, which would make bricks impossible to pickle.
+
+    Examples
+    --------
+    >>> class Foo(Brick):
+    ...     @application(inputs=['x'], outputs=['y'])
+    ...     def apply(self, x):
+    ...         return x + 1
+    ...     @application
+    ...     def other_apply(self, x):
+    ...         return x - 1
+    >>> foo = Foo()
+    >>> Foo.apply.inputs
+    ['x']
+    >>> foo.apply.outputs
+    ['y']
+    >>> Foo.other_apply # doctest: +ELLIPSIS
+    <blocks.bricks.base.Application object at ...>
+    """
+    if args:
+        if len(args) != 1 or kwargs or not callable(args[0]):
+            raise TypeError(
+                "application: use @application or @application(attribute=value, ...)"
+            )
+        return Application(args[0])
+
+    def decorator(function):
+        app = Application(function)
+        for name, value in kwargs.items():
+            setattr(app, name, value)
+        return app
+
+    return decorator
+
+
+def lazy(allocation=None, initialization=None):
+    """Make the ``__init__`` of a brick accept its configuration later.
+
+    The arguments named in `allocation` and `initialization` that are not given are
+    set to :data:`NoneAllocation` and :data:`NoneInitialization`; the brick is expected
+    to store them as attributes of the same names, which can then be set at any time
+    before :meth:`Brick.allocate` (respectively :meth:`Brick.initialize`). Allocating or
+    initializing while one of them is still missing raises a ``ValueError`` that names
+    the brick and the attribute.
+
+    Parameters
+    ----------
+    allocation : list of str, optional
+        Arguments needed before allocation.
+    initialization : list of str, optional
+        Arguments needed before initialization.
+
+    Examples
+    --------
+    >>> class SomeBrick(Brick):
+    ...     @lazy(allocation=['a'], initialization=['b'])
+    ...     def __init__(self, a, b, c='c', d=None):
+    ...         print(a, b, c, d)
+    >>> brick = SomeBrick('a')
+    a NoneInitialization c None
+    >>> brick = SomeBrick(d='d', b='b')
+    NoneAllocation b c d
+    """
+    allocation = list(allocation or [])
+    initialization = list(initialization or [])
+
+    def decorator(init):
+        signature = inspect.signature(init)
+        positional = [
+            p.name for p in list(signature.parameters.values())[1:]
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        unknown = [name for name in allocation + initialization if name not in positional]
+        if unknown:
+            raise ValueError(f"lazy: {init.__qualname__} has no arguments named {unknown}")
+
+        @wraps(init)
+        def lazy_init(self, *args, **kwargs):
+            given = set(positional[:len(args)]) | set(kwargs)
+            for names, sentinel in ((allocation, NoneAllocation),
+                                    (initialization, NoneInitialization)):
+                for name in names:
+                    if name not in given:
+                        kwargs[name] = sentinel
+            if not self.lazy:
+                missing = [name for name in allocation + initialization if name not in given]
+                if missing:
+                    raise ValueError(
+                        f"{type(self).__name__}: lazy initialization is off (Brick.lazy is "
+                        f"False), so {', '.join(missing)} must be given to the constructor"
+                    )
+            depth = self.__dict__.get("_construction_depth", 0)
+            self.__dict__["_construction_depth"] = depth + 1
+            try:
+                init(self, *args, **kwargs)
+            finally:
+                self.__dict__["_construction_depth"] = depth
+            if depth == 0 and not self.lazy:
+                self.initialize()
+
+        lazy_init._lazy_allocation = allocation
+        lazy_init._lazy_initialization = initialization
+        return lazy_init
+
+    return decorator
+
+
+class _AnnotatingList(list):
+    """A list that calls a hook on every element inserted into it."""
+
+    def __init__(self, owner, items=()):
+        super().__init__()
+        self.owner = owner
+        self.extend(items)
+
+    def _added(self, item):
+        return item
+
+    def append(self, item):
+        super().append(self._added(item))
+
+    def extend(self, items):
+        for item in items:
+            self.append(item)
+
+    def insert(self, index, item):
+        super().insert(index, self._added(item))
+
+    def __setitem__(self, key, value):
+        if isinstance(key, slice):
+            super().__setitem__(key, [self._added(item) for item in value])
+        else:
+            super().__setitem__(key, self._added(value))
+
+    def __iadd__(self, items):
+        self.extend(items)
+        return self
+
+    def __reduce__(self):
+        return (type(self), (self.owner, list(self)))
+
+
+class Parameters(_AnnotatingList):
+    """The parameters of a brick: each one inserted is annotated with the brick.
+
+    Parameters without a parameter role receive :data:`~blocks.roles.PARAMETER`.
+    ``None`` entries are allowed so that a parameter keeps its index whatever the
+    configuration.
+    """
+
+    def _added(self, item):
+        if item is not None:
+            add_annotation(item, self.owner)
+            if not any(isinstance(role, ParameterRole) for role in getattr(item.tag, "roles", [])):
+                add_role(item, PARAMETER)
+        return item
+
+
+class Children(_AnnotatingList):
+    """The children of a brick: each one inserted gets the brick as a parent.
+
+    Children of one brick have unique names: a child whose name is already taken by a
+    sibling is renamed with a numeric suffix (``tanh``, ``tanh_1``...).
+    """
+
+    def _added(self, item):
+        if not isinstance(item, Brick):
+            raise TypeError(
+                f"children of {type(self.owner).__name__} {self.owner.name!r} must be bricks, "
+                f"got {type(item).__name__}"
+            )
+        taken = {child.name for child in self if child is not item}
+        if item.name in taken:
+            base = item.name
+            suffix = 1
+            while f"{base}_{suffix}" in taken:
+                suffix += 1
+            item.name = f"{base}_{suffix}"
+        if not any(parent is self.owner for parent in item.parents):
+            item.parents.append(self.owner)
+        return item
+
+
+class Brick(Annotation):
+    """A brick encapsulates PyTensor operations with parameters.
+
+    A brick goes through these stages:
+
+    1. Construction: ``__init__`` sets the name and configuration and creates children.
+    2. Allocation: :meth:`push_allocation_config` configures the children, then
+       :meth:`allocate` creates the shared variables of the parameters (children first).
+    3. In either order:
+
+       a. Application: calling an application method builds a part of the graph
+          (allocating first if needed).
+       b. Initialization: :meth:`push_initialization_config` configures the children,
+          then :meth:`initialize` sets the parameter values (children first).
+
+    Most configuration can be given after construction (lazy initialization, see
+    :func:`lazy`); a parent pushes only the configuration explicitly set on it to its
+    children. Setting ``Brick.lazy = False`` makes all configuration required at
+    construction, after which the brick is allocated and initialized at once.
+
+    Parameters
+    ----------
+    name : str, optional
+        The name of this brick; by default the lowercased class name.
+    children : list of Brick, optional
+        The children of this brick.
+
+    Attributes
+    ----------
+    name : str
+    print_shapes : bool
+        ``False`` by default; if ``True`` the shapes of inputs and outputs are printed
+        when a compiled function runs.
+    parameters : list of shared variables (or None)
+        Filled by :meth:`allocate`.
+    children : list of Brick
+    parents : list of Brick
+    allocated, initialized, allocation_config_pushed, initialization_config_pushed : bool
+
+    Examples
+    --------
+    >>> import pytensor
+    >>> from blocks.initialization import IsotropicGaussian, Constant
+    >>> from blocks.bricks import Linear
+    >>> linear = Linear(input_dim=5, output_dim=3,
+    ...                 weights_init=IsotropicGaussian(),
+    ...                 biases_init=Constant(0))
+    >>> x = pytensor.tensor.vector()
+    >>> linear.apply(x)  # Calls linear.allocate() automatically
+    linear_apply_output
+    >>> linear.initialize()  # Initializes the weight matrix
+    """
+
+    #: Whether bricks accept their configuration after construction.
+    lazy = True
+    print_shapes = False
+
+    def __init__(self, name=None, children=None):
+        super().__init__()
+        self.name = name if name is not None else type(self).__name__.lower()
+        self.parents = []
+        self.children = children or []
+        self.parameters = []
+        self.allocated = False
+        self.allocation_config_pushed = False
+        self.initialized = False
+        self.initialization_config_pushed = False
+
+    # Children and parameters are kept in annotating lists whatever is assigned.
+    @property
+    def children(self):
+        return self._children
+
+    @children.setter
+    def children(self, value):
+        self._children = Children(self, value)
+
+    @property
+    def parameters(self):
+        return self._parameters
+
+    @parameters.setter
+    def parameters(self, value):
+        self._parameters = Parameters(self, value)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_bound_applications", None)
+        return state
+
+    # Missing configuration
+
+    def _lazy_arguments(self, kind):
+        names = []
+        for cls in type(self).__mro__:
+            init = cls.__dict__.get("__init__")
+            for name in getattr(init, kind, ()):
+                if name not in names:
+                    names.append(name)
+        return names
+
+    def _check_configuration(self, kind, sentinel, stage):
+        missing = [
+            name for name in self._lazy_arguments(kind)
+            if getattr(self, name, sentinel) is sentinel
+        ]
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r} cannot {stage}: "
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set "
+                f"(give {'it' if len(missing) == 1 else 'them'} to the constructor, set the "
+                f"attribute, or let a parent brick push {'it' if len(missing) == 1 else 'them'})"
+            )
+
+    # Allocation
+
+    def push_allocation_config(self):
+        """Push the configuration for allocation to the children (recursively)."""
+        self._check_configuration("_lazy_allocation", NoneAllocation,
+                                  "push its allocation configuration")
+        self._push_allocation_config()
+        self.allocation_config_pushed = True
+        for child in self.children:
+            try:
+                child.push_allocation_config()
+            except Exception:
+                self.allocation_config_pushed = False
+                raise
+
+    def _push_allocation_config(self):
+        """Configure the children for allocation; override in bricks with children."""
+
+    def allocate(self):
+        """Allocate the shared variables of the parameters, children first.
+
+        Re-allocating resets :attr:`parameters`: the new parameters are new shared
+        variables.
+
+        Raises
+        ------
+        ValueError
+            If allocation configuration is missing.
+        """
+        if not self.allocation_config_pushed:
+            self.push_allocation_config()
+        for child in self.children:
+            child.allocate()
+        self._check_configuration("_lazy_allocation", NoneAllocation, "allocate")
+        self.parameters = []
+        self._allocate()
+        self.allocated = True
+
+    def _allocate(self):
+        """Create the parameters; override in bricks that have some."""
+
+    def create_parameter(self, name, shape, role, dtype=None):
+        """Create a parameter of this brick: a NaN-filled shared variable with `role`.
+
+        It is named `name`, given `role` (e.g. :data:`~blocks.roles.WEIGHT`), annotated
+        with this brick and appended to :attr:`parameters`. Its value is set by
+        :meth:`initialize`.
+        """
+        variable = shared_floatx_nans(shape, name=name, dtype=dtype)
+        add_role(variable, role)
+        self.parameters.append(variable)
+        return variable
+
+    # Initialization
+
+    def push_initialization_config(self):
+        """Push the configuration for initialization to the children (recursively)."""
+        self._push_initialization_config()
+        self.initialization_config_pushed = True
+        for child in self.children:
+            try:
+                child.push_initialization_config()
+            except Exception:
+                self.initialization_config_pushed = False
+                raise
+
+    def _push_initialization_config(self):
+        """Configure the children for initialization; override in bricks with children."""
+
+    def initialize(self):
+        """Initialize the parameters, children first; allocates first if needed."""
+        if not self.allocated:
+            self.allocate()
+        if not self.initialization_config_pushed:
+            self.push_initialization_config()
+        for child in self.children:
+            child.initialize()
+        self._check_configuration("_lazy_initialization", NoneInitialization, "initialize")
+        self._initialize()
+        self.initialized = True
+
+    def _initialize(self):
+        """Set the parameter values; override in bricks that have parameters."""
+
+    # Dimensions and names
+
+    def get_dim(self, name):
+        """The dimension of the input or output variable `name` of this brick."""
+        raise ValueError(
+            f"{type(self).__name__} {self.name!r} has no dimension information for {name!r}"
+        )
+
+    def get_dims(self, names):
+        """The dimensions of the variables `names`, as a list."""
+        return [self.get_dim(name) for name in names]
+
+    def get_unique_path(self):
+        """The bricks from the root of the hierarchy down to this one.
+
+        Raises ``ValueError`` when the brick has several parents.
+        """
+        path = [self]
+        brick = self
+        while brick.parents:
+            if len(brick.parents) > 1:
+                raise ValueError(
+                    f"{type(brick).__name__} {brick.name!r} has several parents "
+                    f"({', '.join(parent.name for parent in brick.parents)}): its path in "
+                    f"the hierarchy is ambiguous"
+                )
+            brick = brick.parents[0]
+            path.append(brick)
+        return path[::-1]
+
+    def get_hierarchical_name(self, parameter, delimiter="/"):
+        """The path ``brick1/brick2/brick3.parameter`` of one of this brick's parameters.
+
+        >>> from blocks.bricks import MLP, Tanh
+        >>> mlp = MLP([Tanh()], [3, 2])
+        >>> mlp.allocate()
+        >>> linear = mlp.linear_transformations[0]
+        >>> linear.get_hierarchical_name(linear.W)
+        'mlp/linear_0.W'
+        """
+        path = delimiter.join(brick.name for brick in self.get_unique_path())
+        return f"{path}.{parameter.name}"

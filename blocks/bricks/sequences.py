@@ -1,0 +1,194 @@
+"""Bricks that apply other bricks one after the other."""
+
+import copy
+
+from blocks.bricks.base import BoundApplication, Brick, NoneAllocation, application, lazy
+from blocks.bricks.interfaces import Feedforward, Initializable
+from blocks.bricks.simple import Linear
+
+__all__ = ["Sequence", "FeedforwardSequence", "MLP"]
+
+
+class Sequence(Brick):
+    """A sequence of bricks, each applied to the output of the previous one.
+
+    Parameters
+    ----------
+    application_methods : list of BoundApplication or Brick
+        The applications to chain; for a brick, its ``apply`` is used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pytensor.tensor as pt
+    >>> from blocks.bricks import Tanh, Rectifier
+    >>> seq = Sequence([Rectifier().apply, Tanh()])
+    >>> x = pt.vector('x')
+    >>> seq.apply(x).eval({x: [-1.0, 0.5]}).round(4).tolist()
+    [0.0, 0.4621]
+    """
+
+    def __init__(self, application_methods, **kwargs):
+        methods = []
+        for entry in application_methods:
+            if isinstance(entry, Brick):
+                entry = entry.apply
+            if not isinstance(entry, BoundApplication):
+                raise TypeError(
+                    f"{type(self).__name__}: application_methods must hold bricks or bound "
+                    f"applications (e.g. linear.apply), got {type(entry).__name__}"
+                )
+            methods.append(entry)
+        kwargs.setdefault("children", [])
+        for method in methods:
+            if all(method.brick is not child for child in kwargs["children"]):
+                kwargs["children"].append(method.brick)
+        super().__init__(**kwargs)
+        self.application_methods = methods
+
+    @application
+    def apply(self, *args):
+        outputs = args
+        for application_method in self.application_methods:
+            outputs = application_method(*outputs, return_list=True)
+        return outputs
+
+    @apply.property("inputs")
+    def apply_inputs(self):
+        return self.application_methods[0].inputs
+
+    @apply.property("outputs")
+    def apply_outputs(self):
+        return self.application_methods[-1].outputs
+
+
+class FeedforwardSequence(Sequence, Feedforward):
+    """A sequence whose first and last bricks are feed-forward.
+
+    Its ``input_dim`` is the first brick's and its ``output_dim`` the last one's.
+    Allocation checks that consecutive feed-forward bricks have matching dimensions.
+    """
+
+    @property
+    def input_dim(self):
+        return self.application_methods[0].brick.input_dim
+
+    @input_dim.setter
+    def input_dim(self, value):
+        self.application_methods[0].brick.input_dim = value
+
+    @property
+    def output_dim(self):
+        return self.application_methods[-1].brick.output_dim
+
+    @output_dim.setter
+    def output_dim(self, value):
+        self.application_methods[-1].brick.output_dim = value
+
+    def allocate(self):
+        feedforward = [
+            method.brick for method in self.application_methods
+            if isinstance(method.brick, Feedforward)
+        ]
+        for before, after in zip(feedforward, feedforward[1:]):
+            out_dim = getattr(before, "output_dim", NoneAllocation)
+            in_dim = getattr(after, "input_dim", NoneAllocation)
+            if out_dim is not NoneAllocation and in_dim is not NoneAllocation \
+                    and out_dim is not None and in_dim is not None and out_dim != in_dim:
+                raise ValueError(
+                    f"{type(self).__name__} {self.name!r}: the output_dim of "
+                    f"{before.name!r} ({out_dim}) does not match the input_dim of "
+                    f"{after.name!r} ({in_dim})"
+                )
+        super().allocate()
+
+
+class MLP(FeedforwardSequence, Initializable):
+    """A multi-layer perceptron: linear transformations, each followed by an activation.
+
+    Parameters
+    ----------
+    activations : list of Brick, BoundApplication or None
+        The activation applied after each linear transformation (``None`` for none).
+        Required by ``__init__``.
+    dims : list of int
+        The input dimension followed by the output dimension of every layer. Required
+        by :meth:`allocate`.
+    prototype : Brick, optional
+        The transformation to copy for every layer; :class:`Linear` by default.
+
+    Attributes
+    ----------
+    linear_transformations : list of Brick
+        The transformations, named ``linear_0``, ``linear_1``...
+    activations : list
+        The activations as given.
+
+    Notes
+    -----
+    See :class:`Initializable` for the initialization parameters. The ``weights_init``,
+    ``biases_init`` (and ``use_bias`` when set) of the MLP are pushed to the layers once,
+    when the initialization configuration is pushed; for finer control push the
+    configuration, then change the layers before initializing.
+
+    >>> from blocks.bricks import Tanh
+    >>> from blocks.initialization import IsotropicGaussian, Constant
+    >>> mlp = MLP(activations=[Tanh(), None], dims=[30, 20, 10],
+    ...           weights_init=IsotropicGaussian(),
+    ...           biases_init=Constant(1))
+    >>> mlp.push_initialization_config()  # Configure children
+    >>> mlp.children[0].weights_init = IsotropicGaussian(0.1)
+    >>> mlp.initialize()
+    """
+
+    @lazy(allocation=["dims"])
+    def __init__(self, activations, dims, prototype=None, **kwargs):
+        activations = list(activations)
+        if dims is not NoneAllocation and len(dims) != len(activations) + 1:
+            raise ValueError(
+                f"MLP: dims must hold the input dimension and one output dimension per "
+                f"activation, i.e. {len(activations) + 1} numbers for {len(activations)} "
+                f"activations; got {len(dims)} dims {list(dims)}"
+            )
+        self.activations = activations
+        self.prototype = Linear() if prototype is None else prototype
+        base_name = type(self.prototype).__name__.lower()
+        self.linear_transformations = []
+        for i in range(len(activations)):
+            transformation = copy.deepcopy(self.prototype)
+            transformation.name = f"{base_name}_{i}"
+            self.linear_transformations.append(transformation)
+        application_methods = []
+        for transformation, activation in zip(self.linear_transformations, activations):
+            application_methods.append(transformation.apply)
+            if activation is not None:
+                application_methods.append(activation)
+        super().__init__(application_methods, **kwargs)
+        self.dims = list(dims) if dims is not NoneAllocation else dims
+
+    @property
+    def input_dim(self):
+        return self.dims[0] if self.dims else NoneAllocation
+
+    @input_dim.setter
+    def input_dim(self, value):
+        self.dims[0] = value
+
+    @property
+    def output_dim(self):
+        return self.dims[-1] if self.dims else NoneAllocation
+
+    @output_dim.setter
+    def output_dim(self, value):
+        self.dims[-1] = value
+
+    def _push_allocation_config(self):
+        if len(self.dims) != len(self.linear_transformations) + 1:
+            raise ValueError(
+                f"MLP {self.name!r}: dims must hold {len(self.linear_transformations) + 1} "
+                f"numbers (input dimension and one per layer), got {self.dims}"
+            )
+        for i, transformation in enumerate(self.linear_transformations):
+            transformation.input_dim = self.dims[i]
+            transformation.output_dim = self.dims[i + 1]
+        super()._push_allocation_config()

@@ -1,0 +1,36 @@
+"""Command line entry point: ``python -m blocks.examples [NAME] [options]``."""
+
+import importlib
+import sys
+
+from blocks.examples import DEFAULT_EXAMPLE, EXAMPLES
+
+
+def usage():
+    lines = ["usage: python -m blocks.examples [NAME] [options]", "", "examples:"]
+    width = max(map(len, EXAMPLES))
+    for name, (_, summary) in EXAMPLES.items():
+        default = " (default)" if name == DEFAULT_EXAMPLE else ""
+        lines.append(f"  {name:<{width}}  {summary}{default}")
+    lines.append("")
+    lines.append("python -m blocks.examples NAME --help shows the options of one example.")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    name = DEFAULT_EXAMPLE
+    if argv and not argv[0].startswith("-"):
+        name = argv.pop(0)
+    if name not in EXAMPLES:
+        print(f"error: unknown example {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(EXAMPLES[name][0])
+    return module.main(argv) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
