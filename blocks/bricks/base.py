@@ -696,6 +696,7 @@ class Brick(Annotation):
         :meth:`initialize`.
         """
         variable = shared_floatx_nans(shape, name=name, dtype=dtype)
+        variable.tag.name = name
         add_role(variable, role)
         self.parameters.append(variable)
         return variable
@@ -773,3 +774,12 @@ class Brick(Annotation):
         """
         path = delimiter.join(brick.name for brick in self.get_unique_path())
         return f"{path}.{parameter.name}"
+
+    # Class wrappers (see blocks.bricks.wrappers)
+
+    def __init_subclass__(cls, **kwargs):
+        # A class listing wrappers in its own ``decorators`` attribute gets its inherited
+        # applications rewritten by them, e.g. ``decorators = [WithExtraDims()]``.
+        super().__init_subclass__(**kwargs)
+        for decorator in cls.__dict__.get("decorators", ()):
+            decorator(cls)
