@@ -1,0 +1,221 @@
+"""Training algorithms: objects that the main loop feeds with batches of data."""
+
+import logging
+import warnings
+from collections.abc import Mapping
+
+import pytensor
+from pytensor.graph.basic import Variable
+
+from blocks.graph import ComputationGraph
+from blocks.utils import is_shared_variable
+
+__all__ = ["TrainingAlgorithm", "UpdatesAlgorithm"]
+
+logger = logging.getLogger(__name__)
+
+_UNUSED_SOURCES_POLICIES = ("raise", "warn", "ignore")
+
+
+class TrainingAlgorithm:
+    """The interface of training algorithms, as the main loop uses it.
+
+    :meth:`initialize` is called once before training, :meth:`process_batch` for every
+    batch of data.
+
+    Examples
+    --------
+    >>> class CountBatches(TrainingAlgorithm):
+    ...     def initialize(self, **kwargs):
+    ...         self.count = 0
+    ...     def process_batch(self, batch):
+    ...         self.count += 1
+    >>> algorithm = CountBatches()
+    >>> algorithm.initialize()
+    >>> algorithm.process_batch({'x': None})
+    >>> algorithm.count
+    1
+    """
+
+    def initialize(self, **kwargs):
+        """Prepare for training (e.g. compile functions)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement initialize()")
+
+    def process_batch(self, batch):
+        """Do one training step on `batch`, a dict mapping source names to arrays."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process_batch(batch)")
+
+
+def _as_update_pairs(updates, owner):
+    """`updates` (a mapping or a sequence of pairs) as a list of checked pairs."""
+    if isinstance(updates, Mapping):
+        updates = list(updates.items())
+    elif isinstance(updates, (list, tuple)):
+        updates = list(updates)
+    else:
+        raise TypeError(
+            f"{owner}: updates must be a dict or a list of (shared variable, new value) pairs, "
+            f"got {type(updates).__name__}"
+        )
+    pairs = []
+    for pair in updates:
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+            raise TypeError(
+                f"{owner}: each update must be a (shared variable, new value) pair, got {pair!r}"
+            )
+        shared, new_value = pair
+        if not is_shared_variable(shared):
+            raise TypeError(
+                f"{owner}: only shared variables can be updated, got {shared!r} of type "
+                f"{type(shared).__name__}"
+            )
+        if not isinstance(new_value, Variable):
+            new_value = pytensor.tensor.as_tensor_variable(new_value)
+        pairs.append((shared, new_value))
+    return pairs
+
+
+class UpdatesAlgorithm(TrainingAlgorithm):
+    """A training algorithm that applies a list of updates to shared variables per batch.
+
+    The updates are compiled into one function (by :meth:`initialize`) whose inputs are
+    the free inputs of the update expressions; :meth:`process_batch` calls it with the
+    batch's arrays, matched to the inputs by name.
+
+    Parameters
+    ----------
+    updates : dict or list of (SharedVariable, TensorVariable) pairs, optional
+    theano_func_kwargs : dict, optional
+        Keyword arguments of :func:`pytensor.function` (e.g. ``mode``). Without a
+        ``mode``, PyTensor's default mode (the Numba linker) is used.
+    on_unused_sources : {'raise', 'warn', 'ignore'}, optional
+        What to do with a batch source the function does not use. Defaults to 'raise'.
+
+    Attributes
+    ----------
+    inputs : list of Variable
+        The inputs of the compiled function (set by :meth:`initialize`).
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> total = pytensor.shared(0.0, name='total')
+    >>> x = pt.vector('x')
+    >>> algorithm = UpdatesAlgorithm(updates=[(total, total + x.sum())])
+    >>> algorithm.initialize()
+    >>> algorithm.process_batch({'x': np.array([1.0, 2.0])})
+    >>> algorithm.process_batch({'x': np.array([3.0])})
+    >>> float(total.get_value())
+    6.0
+    """
+
+    def __init__(self, updates=None, theano_func_kwargs=None, on_unused_sources="raise",
+                 **kwargs):
+        super().__init__(**kwargs)
+        if on_unused_sources not in _UNUSED_SOURCES_POLICIES:
+            raise ValueError(
+                f"{type(self).__name__}: on_unused_sources must be one of "
+                f"{_UNUSED_SOURCES_POLICIES}, got {on_unused_sources!r}"
+            )
+        self.on_unused_sources = on_unused_sources
+        self.theano_func_kwargs = dict(theano_func_kwargs or {})
+        self._updates = []
+        self._function = None
+        self.inputs = None
+        if updates is not None:
+            self.add_updates(updates)
+
+    @property
+    def updates(self):
+        """The list of (shared variable, new value) pairs applied at every batch."""
+        return self._updates
+
+    @updates.setter
+    def updates(self, value):
+        self._updates = []
+        self._function = None
+        self.add_updates(value)
+
+    def add_updates(self, updates):
+        """Add updates (a dict or a list of pairs) to those applied at every batch.
+
+        Added after :meth:`initialize`, they take effect once the function is recompiled,
+        which the next :meth:`process_batch` does.
+        """
+        pairs = _as_update_pairs(updates, type(self).__name__)
+        targets = {shared for shared, _ in self._updates}
+        for shared, _ in pairs:
+            if shared in targets:
+                raise ValueError(
+                    f"{type(self).__name__}: the shared variable {shared.name or shared!r} "
+                    f"would be updated twice"
+                )
+            targets.add(shared)
+        self._updates.extend(pairs)
+        if self._function is not None:
+            logger.info("%s: updates added after initialize(); recompiling at the next batch",
+                        type(self).__name__)
+            self._function = None
+
+    def initialize(self, **kwargs):
+        """Compile the function applying the updates (once; :meth:`process_batch` reuses it)."""
+        owner = type(self).__name__
+        logger.info("%s: compiling the training function", owner)
+        self.inputs = ComputationGraph([new for _, new in self._updates]).inputs \
+            if self._updates else []
+        unnamed = [var for var in self.inputs if not var.name]
+        if unnamed:
+            raise ValueError(
+                f"{owner}: inputs of the training function must be named after the data "
+                f"sources that feed them; unnamed inputs: {unnamed}"
+            )
+        names = [var.name for var in self.inputs]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(
+                f"{owner}: several inputs of the training function share the name(s) "
+                f"{duplicates}, so a batch source cannot be matched to one of them"
+            )
+        self._function = pytensor.function(
+            self.inputs, [], updates=self._updates, **self.theano_func_kwargs)
+
+    def _check_sources(self, batch):
+        owner = type(self).__name__
+        if not isinstance(batch, Mapping):
+            raise TypeError(
+                f"{owner}.process_batch: expected a dict mapping source names to arrays, got "
+                f"{type(batch).__name__} (iterate the stream with "
+                f"get_epoch_iterator(as_dict=True))"
+            )
+        names = [var.name for var in self.inputs]
+        missing = [name for name in names if name not in batch]
+        if missing:
+            raise ValueError(
+                f"{owner}.process_batch: the batch lacks the source(s) {missing} that the "
+                f"training function needs; the batch has {list(batch)}, the function's "
+                f"inputs are {names}"
+            )
+        unused = [source for source in batch if source not in names]
+        if unused and self.on_unused_sources != "ignore":
+            message = (
+                f"{owner}.process_batch: the training function does not use the batch "
+                f"source(s) {unused}; its inputs are {names} (pass "
+                f"on_unused_sources='warn' or 'ignore' to allow extra sources)"
+            )
+            if self.on_unused_sources == "raise":
+                raise ValueError(message)
+            warnings.warn(message, stacklevel=3)
+
+    def process_batch(self, batch):
+        """Apply the updates once, with the arrays of `batch` (source name -> array)."""
+        if self._function is None:
+            self.initialize()
+        self._check_sources(batch)
+        self._function(*[batch[var.name] for var in self.inputs])
+
+    def __getstate__(self):
+        # The compiled function is rebuilt from the updates after unpickling.
+        state = self.__dict__.copy()
+        state["_function"] = None
+        return state
+
