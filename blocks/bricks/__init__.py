@@ -18,18 +18,25 @@ from blocks.bricks.interfaces import (
 )
 from blocks.bricks.sequences import MLP, FeedforwardSequence, Sequence
 from blocks.bricks.simple import (
+    Bias,
     Identity,
     LeakyRectifier,
     Linear,
+    LinearMaxout,
     Logistic,
+    Maxout,
+    NDimensionalSoftmax,
     Rectifier,
+    Softmax,
     Softplus,
     Tanh,
 )
+from blocks.bricks.wrappers import WithExtraDims
 
 __all__ = [
     "Application", "ApplicationCall", "BoundApplication", "Brick", "application", "lazy",
     "Activation", "Feedforward", "Initializable", "LinearLike", "Random", "RNGMixin",
     "MLP", "FeedforwardSequence", "Sequence",
     "Identity", "LeakyRectifier", "Linear", "Logistic", "Rectifier", "Softplus", "Tanh",
+    "Bias", "Maxout", "LinearMaxout", "Softmax", "NDimensionalSoftmax", "WithExtraDims",
 ]
