@@ -382,6 +382,10 @@ def application(*args, **kwargs):
     return decorator
 
 
+#: The bricks whose lazy ``__init__`` is running, outermost first.
+_under_construction = []
+
+
 def lazy(allocation=None, initialization=None):
     """Make the ``__init__`` of a brick accept its configuration later.
 
@@ -431,20 +435,23 @@ def lazy(allocation=None, initialization=None):
                 for name in names:
                     if name not in given:
                         kwargs[name] = sentinel
-            if not self.lazy:
+            # Bricks created inside another brick's constructor (an MLP's layers) get
+            # their configuration pushed by that brick, so only the outermost brick must
+            # be fully configured, and it initializes the whole tree.
+            outermost = all(brick is self for brick in _under_construction)
+            if not self.lazy and outermost:
                 missing = [name for name in allocation + initialization if name not in given]
                 if missing:
                     raise ValueError(
                         f"{type(self).__name__}: lazy initialization is off (Brick.lazy is "
                         f"False), so {', '.join(missing)} must be given to the constructor"
                     )
-            depth = self.__dict__.get("_construction_depth", 0)
-            self.__dict__["_construction_depth"] = depth + 1
+            _under_construction.append(self)
             try:
                 init(self, *args, **kwargs)
             finally:
-                self.__dict__["_construction_depth"] = depth
-            if depth == 0 and not self.lazy:
+                _under_construction.pop()
+            if not _under_construction and not self.lazy:
                 self.initialize()
 
         lazy_init._lazy_allocation = allocation
