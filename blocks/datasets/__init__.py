@@ -1,0 +1,41 @@
+"""In-memory datasets and data streams with Fuel's interface.
+
+A *dataset* answers requests for examples; a *stream* iterates over it, epoch by epoch,
+with the requests of an *iteration scheme* (sequential or shuffled minibatches);
+*transformers* are streams that change another stream's data (batching, padding with
+masks, arbitrary mappings). The main loop accepts any object with Fuel's stream interface
+(``sources``, ``get_epoch_iterator(as_dict=...)``, ``reset``, ``next_epoch``, ``close``).
+
+Everything is deterministic given the seeds of the shuffled schemes, and a stream pickles
+with its position in the epoch and its random state.
+
+>>> from blocks.datasets import IndexableDataset, DataStream, ShuffledScheme
+>>> dataset = IndexableDataset({'features': np.random.RandomState(0).rand(10, 3),
+...                             'targets': np.arange(10) % 2})
+>>> stream = DataStream(dataset, iteration_scheme=ShuffledScheme(10, batch_size=4, rng=1))
+>>> [batch['features'].shape for batch in stream.get_epoch_iterator(as_dict=True)]
+[(4, 3), (4, 3), (2, 3)]
+"""
+
+from blocks.datasets.base import Dataset, IndexableDataset, IterableDataset
+from blocks.datasets.schemes import (
+    BatchScheme,
+    BatchSizeScheme,
+    ConstantScheme,
+    IndexScheme,
+    IterationScheme,
+    SequentialExampleScheme,
+    SequentialScheme,
+    ShuffledExampleScheme,
+    ShuffledScheme,
+)
+from blocks.datasets.streams import AbstractDataStream, DataIterator, DataStream
+from blocks.datasets.transformers import Batch, Filter, ForceFloatX, Mapping, Padding, Transformer
+
+__all__ = [
+    "Dataset", "IndexableDataset", "IterableDataset",
+    "IterationScheme", "BatchSizeScheme", "ConstantScheme", "BatchScheme", "IndexScheme",
+    "SequentialScheme", "ShuffledScheme", "SequentialExampleScheme", "ShuffledExampleScheme",
+    "AbstractDataStream", "DataStream", "DataIterator",
+    "Transformer", "Mapping", "Filter", "Batch", "Padding", "ForceFloatX",
+]
