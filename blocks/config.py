@@ -64,3 +64,11 @@ class Config:
 
 config = Config()
 config.add_setting("default_seed", int, 1, "Seed from which the random states of bricks derive.")
+config.add_setting(
+    "log_backend", str, "python",
+    "Training log kept by a main loop created without one: 'python' (in memory) or 'sqlite'.",
+)
+config.add_setting(
+    "sqlite_database", str, os.path.join(os.path.expanduser("~"), "blocks_log.sqlite"),
+    "File of the SQLite database used by the 'sqlite' log backend.",
+)

@@ -1,0 +1,390 @@
+"""Checkpoints: one tar file holding a pickled object and the values of its parameters.
+
+A checkpoint written by :func:`dump` is a tar archive with two members:
+
+``_pkl``
+    The pickled object (usually a :class:`~blocks.main_loop.MainLoop`). The values of
+    the parameters are not repeated there: the pickle refers to them by name.
+``_parameters``
+    An ``.npz`` archive of the parameter values keyed by hierarchical names such as
+    ``/mlp/linear_0.W``. :func:`load_parameters` reads it without unpickling anything, so
+    parameter values can be read from a checkpoint written by code one does not have or
+    does not trust.
+
+:func:`secure_dump` writes atomically: a temporary file in the destination directory,
+flushed and synced to disk, then renamed over the destination. Killing the process at
+any moment leaves either the old checkpoint or the new one, never a partial file.
+
+Examples
+--------
+>>> import os, tempfile
+>>> from blocks.bricks import MLP, Tanh
+>>> from blocks.initialization import Constant
+>>> mlp = MLP([Tanh()], [2, 3], weights_init=Constant(1), biases_init=Constant(0))
+>>> mlp.initialize()
+>>> path = os.path.join(tempfile.mkdtemp(), 'mlp.tar')
+>>> parameters = mlp.linear_transformations[0].parameters
+>>> secure_dump(mlp, path, parameters=parameters)
+>>> sorted(load_parameters(path))
+['/mlp/linear_0.W', '/mlp/linear_0.b']
+>>> load(path).linear_transformations[0].W.get_value().tolist()
+[[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+"""
+
+import io
+import os
+import pickle
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections import OrderedDict
+from contextlib import contextmanager
+
+import numpy as np
+
+from blocks.filter import get_brick
+from blocks.utils import is_shared_variable
+
+__all__ = [
+    "dump", "load", "load_parameters", "secure_dump", "continue_training",
+    "CheckpointError", "PICKLE_MEMBER", "PARAMETERS_MEMBER",
+]
+
+PICKLE_MEMBER = "_pkl"
+PARAMETERS_MEMBER = "_parameters"
+_PERSISTENT_PREFIX = "blocks.parameter:"
+_RECURSION_LIMIT = 50000
+
+
+class CheckpointError(ValueError):
+    """A file is not a readable Blocks checkpoint (truncated, corrupt or foreign)."""
+
+
+@contextmanager
+def _recursion_limit(limit):
+    # Pickling deep PyTensor graphs recurses once per node.
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def _parameter_name(variable):
+    brick = get_brick(variable)
+    if brick is not None:
+        try:
+            return "/" + brick.get_hierarchical_name(variable)
+        except ValueError:  # several parents: no unique path
+            pass
+    if variable.name is None:
+        raise ValueError(
+            f"cannot name the parameter {variable!r} in a checkpoint: it has no name and "
+            f"no brick; give it a name or pass parameters as a dict of names to variables"
+        )
+    return variable.name
+
+
+def _named_parameters(parameters):
+    """An OrderedDict name -> shared variable from a list or dict of shared variables."""
+    if parameters is None:
+        return OrderedDict()
+    if isinstance(parameters, dict):
+        named = OrderedDict(parameters)
+    else:
+        named = OrderedDict()
+        for variable in parameters:
+            name = _parameter_name(variable)
+            if name in named and named[name] is not variable:
+                raise ValueError(
+                    f"two parameters share the name {name!r} in a checkpoint; pass "
+                    f"parameters as a dict of unique names to variables"
+                )
+            named[name] = variable
+    for name, variable in named.items():
+        if not is_shared_variable(variable):
+            raise TypeError(
+                f"checkpoint parameter {name!r} must be a shared variable; received "
+                f"{type(variable).__name__}"
+            )
+    return named
+
+
+class _Pickler(pickle.Pickler):
+    """Refers to the storage of listed parameters by name instead of pickling it."""
+
+    def __init__(self, file_, protocol, arrays):
+        super().__init__(file_, protocol=protocol)
+        self._ids = {id(array): name for name, array in arrays.items()}
+        self._arrays = arrays
+
+    def persistent_id(self, obj):
+        if isinstance(obj, np.ndarray):
+            name = self._ids.get(id(obj))
+            if name is not None and self._arrays[name] is obj:
+                return _PERSISTENT_PREFIX + name
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file_, arrays):
+        super().__init__(file_)
+        self._arrays = arrays
+
+    def persistent_load(self, pid):
+        if not isinstance(pid, str) or not pid.startswith(_PERSISTENT_PREFIX):
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+        name = pid[len(_PERSISTENT_PREFIX):]
+        try:
+            return self._arrays[name]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"the pickle refers to parameter {name!r}, absent from the checkpoint"
+            ) from None
+
+
+def _add_member(tar, name, data):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def dump(object_, file_, parameters=None, use_cpickle=False,
+         protocol=pickle.HIGHEST_PROTOCOL, **kwargs):
+    """Write `object_` and the values of `parameters` to `file_` as a tar archive.
+
+    Parameters
+    ----------
+    object_ : object
+        What to pickle (``None`` for a parameters-only checkpoint).
+    file_ : file object
+        Opened for writing in binary mode.
+    parameters : list or dict of shared variables, optional
+        Their values go to the ``_parameters`` member, keyed by hierarchical names
+        (``/mlp/linear_0.W``, from the brick that owns each parameter; a dict gives the
+        names explicitly). The pickle refers to these values instead of repeating them.
+    use_cpickle : bool
+        Accepted for compatibility: Python 3's pickle is the C implementation already.
+    protocol : int
+        The pickle protocol.
+    **kwargs
+        Not used; accepted for compatibility.
+    """
+    named = _named_parameters(parameters)
+    arrays = OrderedDict(
+        (name, variable.get_value(borrow=True, return_internal_type=True))
+        for name, variable in named.items()
+    )
+    buffer = io.BytesIO()
+    np.savez(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
+    parameter_bytes = buffer.getvalue()
+    pickle_buffer = io.BytesIO()
+    with _recursion_limit(_RECURSION_LIMIT):
+        _Pickler(pickle_buffer, protocol, arrays).dump(object_)
+    with tarfile.open(fileobj=file_, mode="w") as tar:
+        _add_member(tar, PARAMETERS_MEMBER, parameter_bytes)
+        _add_member(tar, PICKLE_MEMBER, pickle_buffer.getvalue())
+
+
+@contextmanager
+def _open_for_reading(file_):
+    if isinstance(file_, (str, os.PathLike)):
+        with open(file_, "rb") as opened:
+            yield opened
+    else:
+        yield file_
+
+
+def _describe(file_):
+    return repr(os.fspath(file_)) if isinstance(file_, (str, os.PathLike)) else repr(
+        getattr(file_, "name", file_))
+
+
+def _read_members(file_, names):
+    """The bytes of the tar members `names`, or a CheckpointError saying what is wrong."""
+    try:
+        with _open_for_reading(file_) as opened, tarfile.open(fileobj=opened, mode="r") as tar:
+            members = {}
+            for name in names:
+                try:
+                    member = tar.getmember(name)
+                except KeyError:
+                    raise CheckpointError(
+                        f"{_describe(file_)} is not a Blocks checkpoint: it has no "
+                        f"{name!r} member (found {tar.getnames()})"
+                    ) from None
+                data = tar.extractfile(member).read()
+                if len(data) != member.size:
+                    raise CheckpointError(
+                        f"{_describe(file_)} is truncated: member {name!r} has "
+                        f"{len(data)} of its {member.size} bytes"
+                    )
+                members[name] = data
+            return members
+    except (tarfile.TarError, EOFError) as error:
+        raise CheckpointError(
+            f"{_describe(file_)} is not a Blocks checkpoint, or is truncated or corrupt "
+            f"(it does not read as a tar archive: {error})"
+        ) from error
+
+
+def _read_arrays(file_, data):
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return OrderedDict((name, npz[name]) for name in npz.files)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise CheckpointError(
+            f"the parameter values in {_describe(file_)} are corrupt: {error}"
+        ) from error
+
+
+def load_parameters(file_):
+    """The parameter values of a checkpoint, without unpickling anything.
+
+    Parameters
+    ----------
+    file_ : str, path or file object
+        A checkpoint written by :func:`dump` or :func:`secure_dump`.
+
+    Returns
+    -------
+    OrderedDict
+        Hierarchical name (``/mlp/linear_0.W``) to numpy array.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is truncated, corrupt or not a checkpoint.
+    """
+    members = _read_members(file_, [PARAMETERS_MEMBER])
+    return _read_arrays(file_, members[PARAMETERS_MEMBER])
+
+
+def load(file_, use_cpickle=False, **kwargs):
+    """The object pickled in a checkpoint, its parameters holding the saved values.
+
+    Unpickling runs code named in the file: only load checkpoints you trust (use
+    :func:`load_parameters` for the others).
+
+    Parameters
+    ----------
+    file_ : str, path or file object
+    use_cpickle : bool
+        Accepted for compatibility.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is truncated, corrupt or not a checkpoint.
+    """
+    members = _read_members(file_, [PARAMETERS_MEMBER, PICKLE_MEMBER])
+    arrays = _read_arrays(file_, members[PARAMETERS_MEMBER])
+    # Arrays read from an npz are read-only views; parameters must be writable.
+    arrays = OrderedDict((name, np.array(value)) for name, value in arrays.items())
+    try:
+        with _recursion_limit(_RECURSION_LIMIT):
+            return _Unpickler(io.BytesIO(members[PICKLE_MEMBER]), arrays).load()
+    except (pickle.UnpicklingError, EOFError) as error:
+        raise CheckpointError(
+            f"the pickled object in {_describe(file_)} is corrupt: {error}"
+        ) from error
+
+
+def _check_directory_writable(path):
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise OSError(
+            f"cannot write the checkpoint {path!r}: directory {directory!r} does not exist"
+        )
+    if os.path.isdir(path):
+        raise OSError(f"cannot write the checkpoint {path!r}: it is a directory")
+    return directory
+
+
+def check_writable(path):
+    """Raise ``OSError`` now if a checkpoint could not be written to `path` later.
+
+    Creates and removes a temporary file beside `path`, as :func:`secure_dump` would.
+    """
+    directory = _check_directory_writable(path)
+    try:
+        descriptor, probe = tempfile.mkstemp(dir=directory, prefix=".blocks-probe-")
+    except OSError as error:
+        raise OSError(
+            f"cannot write the checkpoint {path!r}: cannot create files in {directory!r} "
+            f"({error.strerror or error})"
+        ) from error
+    os.close(descriptor)
+    os.remove(probe)
+
+
+def _fsync_directory(directory):
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:  # not supported on every platform
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def secure_dump(object_, path, dump_function=dump, **kwargs):
+    """Write a checkpoint to `path` atomically.
+
+    The checkpoint is written to a temporary file in the same directory, flushed and
+    synced to disk, then renamed to `path` (an atomic replacement). If anything fails
+    (or the process is killed) on the way, `path` still holds its previous content and
+    the temporary file is removed when possible.
+
+    Parameters
+    ----------
+    object_ : object
+    path : str or path
+    dump_function : callable
+        Called as ``dump_function(object_, file_, **kwargs)``; :func:`dump` by default.
+    **kwargs
+        Passed to `dump_function` (e.g. ``parameters``).
+
+    Raises
+    ------
+    OSError
+        If `path` cannot be written; the message names the path.
+    """
+    path = os.fspath(path)
+    directory = _check_directory_writable(path)
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    except OSError as error:
+        raise OSError(
+            f"cannot write the checkpoint {path!r}: cannot create files in {directory!r} "
+            f"({error.strerror or error})"
+        ) from error
+    try:
+        with os.fdopen(descriptor, "wb") as file_:
+            dump_function(object_, file_, **kwargs)
+            file_.flush()
+            os.fsync(file_.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.remove(temporary)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def continue_training(path):
+    """Load the main loop checkpointed at `path` and resume its training."""
+    main_loop = load(path)
+    main_loop.run()
+    return main_loop
