@@ -174,11 +174,15 @@ class Application:
         annotated with the brick and the :class:`ApplicationCall`.
 
         Keyword arguments ``return_list`` and ``return_dict`` change the return value to
-        a list of outputs or an ordered dict from output names to outputs.
+        a list of outputs or an ordered dict from output names to outputs. A keyword
+        argument ``call_id`` is stored in the call's ``metadata['call_id']``, so that the
+        variables of one call can be told apart from those of another call of the same
+        application (see :class:`~blocks.filter.VariableFilter`).
         """
         brick = bound_application.brick
         return_list = kwargs.pop("return_list", False)
         return_dict = kwargs.pop("return_dict", False)
+        call_id = kwargs.pop("call_id", None)
         if return_list and return_dict:
             raise ValueError("give at most one of return_list and return_dict")
 
@@ -186,6 +190,8 @@ class Application:
             brick.allocate()
 
         call = ApplicationCall(bound_application)
+        if call_id is not None:
+            call.metadata["call_id"] = call_id
         if self._takes_call:
             kwargs["application_call"] = call
 
