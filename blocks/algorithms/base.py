@@ -120,6 +120,7 @@ class UpdatesAlgorithm(TrainingAlgorithm):
         self.on_unused_sources = on_unused_sources
         self.theano_func_kwargs = dict(theano_func_kwargs or {})
         self._updates = []
+        self._graph_update_targets = set()
         self._function = None
         self.inputs = None
         if updates is not None:
@@ -133,25 +134,49 @@ class UpdatesAlgorithm(TrainingAlgorithm):
     @updates.setter
     def updates(self, value):
         self._updates = []
+        self._graph_update_targets = set()
         self._function = None
         self.add_updates(value)
 
     def add_updates(self, updates):
         """Add updates (a dict or a list of pairs) to those applied at every batch.
 
-        Added after :meth:`initialize`, they take effect once the function is recompiled,
-        which the next :meth:`process_batch` does.
+        Updating a shared variable twice is an error, except that an update added here
+        replaces one collected from the graph (see :meth:`add_graph_updates`). Added after
+        :meth:`initialize`, updates take effect once the function is recompiled, which the
+        next :meth:`process_batch` does.
         """
         pairs = _as_update_pairs(updates, type(self).__name__)
         targets = {shared for shared, _ in self._updates}
         for shared, _ in pairs:
-            if shared in targets:
+            if shared in self._graph_update_targets:
+                logger.info("%s: the update of %s replaces the one collected from the graph",
+                            type(self).__name__, shared)
+                self._graph_update_targets.discard(shared)
+                self._updates = [pair for pair in self._updates if pair[0] is not shared]
+            elif shared in targets:
                 raise ValueError(
                     f"{type(self).__name__}: the shared variable {shared.name or shared!r} "
                     f"would be updated twice"
                 )
             targets.add(shared)
         self._updates.extend(pairs)
+        self._invalidate()
+
+    def add_graph_updates(self, updates):
+        """Add the updates collected from a graph (e.g. ``ComputationGraph(cost).updates``).
+
+        They give way to updates of the same shared variables added explicitly, before or
+        after (e.g. batch-normalization statistics that the user updates differently).
+        """
+        pairs = _as_update_pairs(updates, type(self).__name__)
+        targets = {shared for shared, _ in self._updates}
+        new = [(shared, value) for shared, value in pairs if shared not in targets]
+        self._updates.extend(new)
+        self._graph_update_targets.update(shared for shared, _ in new)
+        self._invalidate()
+
+    def _invalidate(self):
         if self._function is not None:
             logger.info("%s: updates added after initialize(); recompiling at the next batch",
                         type(self).__name__)

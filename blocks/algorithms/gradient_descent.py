@@ -34,7 +34,8 @@ class GradientDescent(UpdatesAlgorithm):
 
     The step rule turns the gradients into steps (``Scale(learning_rate)`` gives plain
     SGD). The updates that the bricks collected in the cost's graph (e.g. the population
-    statistics of batch normalization) are applied too.
+    statistics of batch normalization) are applied too, unless an update of the same
+    shared variable is given explicitly (`updates`, :meth:`add_updates`): that one wins.
 
     Parameters
     ----------
@@ -125,7 +126,7 @@ class GradientDescent(UpdatesAlgorithm):
             for parameter in self.parameters])
         self.add_updates(self.step_rule_updates)
         if cost is not None:
-            self.add_updates(ComputationGraph(cost).updates)
+            self.add_graph_updates(ComputationGraph(cost).updates)
 
     def _check_cost(self, cost):
         owner = type(self).__name__

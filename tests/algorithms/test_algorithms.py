@@ -76,6 +76,19 @@ def test_gradient_descent_on_a_brick_cost():
     assert float(counter.count.get_value()) == 4.0
 
 
+def test_explicit_updates_replace_graph_updates():
+    linear, counter, x, y, cost = regression(count=True)
+    given = GradientDescent(cost=cost, updates=[(counter.count, counter.count - 1)])
+    given.process_batch({"x": X, "y": Y})
+    assert float(counter.count.get_value()) == -1.0
+    added = GradientDescent(cost=cost)
+    added.add_updates({counter.count: counter.count + 10})
+    added.process_batch({"x": X, "y": Y})
+    assert float(counter.count.get_value()) == 9.0
+    with pytest.raises(ValueError, match="'count' would be updated twice"):
+        added.add_updates({counter.count: counter.count * 2})
+
+
 def test_monitoring_attributes():
     linear, _, x, y, cost = regression()
     algorithm = GradientDescent(cost=cost, parameters=[linear.W, linear.b],
