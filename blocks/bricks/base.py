@@ -234,9 +234,12 @@ class Application:
             output_names = list(bound_application.outputs)
         except AttributeError:
             output_names = []
+        # Outputs beyond the declared ones are named by position.
+        output_names = output_names[:len(outputs)] + [
+            f"output_{i}" for i in range(len(output_names), len(outputs))]
         for i, output in enumerate(outputs):
             if isinstance(output, Variable):
-                name = output_names[i] if i < len(output_names) else f"output_{i}"
+                name = output_names[i]
                 outputs[i] = copy_and_tag(output, OUTPUT, name)
                 if brick.print_shapes:
                     outputs[i] = _print_shape(outputs[i], f"{outputs[i].name} shape")

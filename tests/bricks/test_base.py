@@ -500,6 +500,17 @@ def test_return_list_and_dict():
     assert list(outputs) == ["a_doubled", "b_doubled"]
 
 
+def test_return_dict_without_declared_outputs():
+    class Two(Brick):
+        @application
+        def apply(self, x):
+            return x + 1, x - 1
+
+    outputs = Two().apply(pt.vector(), return_dict=True)
+    assert list(outputs) == ["output_0", "output_1"]
+    assert [v.name for v in outputs.values()] == ["two_apply_output_0", "two_apply_output_1"]
+
+
 class Counting(Brick):
     """Doubles its input, counts its calls in an update, and reports the input mean."""
 
