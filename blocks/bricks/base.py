@@ -636,8 +636,20 @@ class Brick(Annotation):
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_bound_applications", None)
+        # Bound applications are keyed by id(), which does not survive pickling; keep
+        # only the attributes set on them (``brick.apply.inputs = [...]``), by name.
+        bound = state.pop("_bound_applications", {})
+        state["_bound_attributes"] = {
+            application.name: dict(application._attributes)
+            for application in bound.values() if application._attributes
+        }
         return state
+
+    def __setstate__(self, state):
+        attributes = state.pop("_bound_attributes", {})
+        self.__dict__.update(state)
+        for name, values in attributes.items():
+            getattr(self, name)._attributes.update(values)
 
     # Missing configuration
 

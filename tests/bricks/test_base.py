@@ -746,6 +746,19 @@ def test_pickle_applications_and_graphs():
     assert isinstance(get_brick(y), Linear)
 
 
+def test_pickle_keeps_per_brick_application_attributes():
+    linear = Linear(2, 3)
+    linear.apply.inputs = ["z"]
+    linear.apply.custom = 5
+    clone = pickle.loads(pickle.dumps(linear))
+    assert clone.apply.inputs == ["z"] and clone.apply.custom == 5
+    assert clone.apply.brick is clone
+    assert Linear(2, 3).apply.inputs == ["input_"]
+    # The attributes belong to the clone's bound application, not the original's.
+    clone.apply.custom = 6
+    assert linear.apply.custom == 5
+
+
 def test_pickle_application_call_brick():
     brick = Counting()
     y = brick.apply(pt.vector("x"))
