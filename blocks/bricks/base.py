@@ -255,8 +255,10 @@ class Application:
 
 def _print_shape(variable, message):
     printed = pytensor.printing.Print(message, attrs=("shape",))(variable)
-    printed.name = variable.name
-    printed.tag = variable.tag
+    # The printed variable takes the place of `variable` (name, roles, annotations), so
+    # that a graph holds each variable of the call once.
+    printed.name, variable.name = variable.name, None
+    printed.tag, variable.tag = variable.tag, printed.tag
     return printed
 
 

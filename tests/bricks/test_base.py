@@ -673,6 +673,13 @@ def test_print_shapes(capsys):
     assert "linear_apply_input_ shape" in printed and "(4, 2)" in printed
     assert "linear_apply_output shape" in printed and "(4, 3)" in printed
     assert not Brick.print_shapes
+    # Printing adds no second variable with the same roles and annotations.
+    variables = ComputationGraph(y).variables
+    inputs = [v for v in variables if has_roles(v, [INPUT])]
+    outputs = [v for v in variables if has_roles(v, [OUTPUT])]
+    assert [v.name for v in inputs] == ["linear_apply_input_"]
+    assert outputs == [y]
+    assert len([v for v in variables if get_application_call(v) is not None]) == 2
 
 
 # Numbers
