@@ -143,28 +143,20 @@ class Application:
         self.delegate_function = function
         return function
 
-    def _check_inputs(self, brick, bound_application, names_values):
-        declared = None
-        try:
-            declared = bound_application.inputs
-        except AttributeError:
-            pass
-        for name, value in names_values:
-            if value is None or isinstance(value, Variable):
-                continue
-            if declared is not None and name in declared and not self._accepts_value(value):
-                raise TypeError(
-                    f"{type(brick).__name__} {brick.name!r}: {self.application_name}() "
-                    f"argument {name!r} must be a symbolic variable (e.g. "
-                    f"pytensor.tensor.matrix()) or an array, got {type(value).__name__}"
-                )
-
-    @staticmethod
-    def _accepts_value(value):
-        if isinstance(value, (np.ndarray, np.generic, int, float, bool)):
-            return True
+    def _symbolic_input(self, brick, declared, name, value):
+        """Check a declared input; numeric arrays become constants, other objects are refused."""
+        if value is None or isinstance(value, Variable) or name not in declared:
+            return value
+        if isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
+            return pytensor.tensor.as_tensor_variable(value)
         from blocks.initialization import NdarrayInitialization
-        return isinstance(value, NdarrayInitialization)
+        if isinstance(value, NdarrayInitialization):
+            return value
+        raise TypeError(
+            f"{type(brick).__name__} {brick.name!r}: {self.application_name}() "
+            f"argument {name!r} must be a symbolic variable (e.g. "
+            f"pytensor.tensor.matrix()) or an array, got {type(value).__name__}"
+        )
 
     def apply(self, bound_application, *args, **kwargs):
         """Run the application: allocate if needed, copy, name, tag and annotate variables.
@@ -210,8 +202,14 @@ class Application:
             else f"{self._varargs_name}_{i - len(self._argument_names)}"
             for i in range(len(args))
         ]
-        self._check_inputs(brick, bound_application, list(zip(names, args)) + list(
-            (name, value) for name, value in kwargs.items() if name != "application_call"))
+        try:
+            declared = list(bound_application.inputs)
+        except AttributeError:
+            declared = []
+        args = [self._symbolic_input(brick, declared, name, value)
+                for name, value in zip(names, args)]
+        kwargs = {name: self._symbolic_input(brick, declared, name, value)
+                  for name, value in kwargs.items()}
         for i, (name, value) in enumerate(zip(names, args)):
             if isinstance(value, Variable):
                 args[i] = copy_and_tag(value, INPUT, name)

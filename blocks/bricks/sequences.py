@@ -172,7 +172,7 @@ class MLP(FeedforwardSequence, Initializable):
 
     @input_dim.setter
     def input_dim(self, value):
-        self.dims[0] = value
+        self._dims_to_fill()[0] = value
 
     @property
     def output_dim(self):
@@ -180,9 +180,20 @@ class MLP(FeedforwardSequence, Initializable):
 
     @output_dim.setter
     def output_dim(self, value):
-        self.dims[-1] = value
+        self._dims_to_fill()[-1] = value
+
+    def _dims_to_fill(self):
+        # Dims pushed one end at a time (e.g. by a Fork) start from unknown inner dims.
+        if self.dims is NoneAllocation:
+            self.dims = [NoneAllocation] * (len(self.linear_transformations) + 1)
+        return self.dims
 
     def _push_allocation_config(self):
+        if any(dim is NoneAllocation for dim in self.dims):
+            raise ValueError(
+                f"MLP {self.name!r} cannot push its allocation configuration: dims is "
+                f"incomplete ({self.dims})"
+            )
         if len(self.dims) != len(self.linear_transformations) + 1:
             raise ValueError(
                 f"MLP {self.name!r}: dims must hold {len(self.linear_transformations) + 1} "
