@@ -26,7 +26,7 @@ import time
 __all__ = [
     "CALLBACK_NAMES", "BOOLEAN_TRIGGERS", "INTEGER_TRIGGERS", "CallbackName", "Predicate",
     "TrainingExtension", "SimpleExtension", "FinishAfter", "Printing", "ProgressBar",
-    "Timing", "Timestamp", "epoch_size",
+    "Timing", "Timestamp", "epoch_size", "set_default_trigger",
 ]
 
 #: The callbacks the main loop invokes, in the order of a training run.
@@ -58,6 +58,23 @@ def _check_callback_name(name):
             f"{name!r} is not a callback name; expected one of {', '.join(CALLBACK_NAMES)}"
             + hint
         )
+
+
+def set_default_trigger(kwargs, trigger):
+    """Add ``trigger=True`` to `kwargs` unless they already hold a trigger.
+
+    For extensions that act at one kind of point (``after_batch`` for a schedule...):
+    a trigger given by the user replaces the default instead of adding to it.
+
+    >>> set_default_trigger({'every_n_epochs': 2}, 'after_batch')
+    {'every_n_epochs': 2}
+    >>> set_default_trigger({}, 'after_batch')
+    {'after_batch': True}
+    """
+    if not any(value not in (None, False) for key, value in kwargs.items()
+               if key in BOOLEAN_TRIGGERS or key in INTEGER_TRIGGERS):
+        kwargs[trigger] = True
+    return kwargs
 
 
 class CallbackName(str):
@@ -509,7 +526,7 @@ class Timing(SimpleExtension):
     the ``before_batch`` callback of the next; training is the time from
     ``before_batch`` to ``after_batch`` (the algorithm and the batch callbacks). Times
     are measured at every batch; records are written to the current row when a
-    condition holds (after every epoch by default):
+    condition holds (after every epoch when no trigger is given):
 
     ``{prefix}time_read_data_this_epoch``, ``{prefix}time_train_this_epoch``,
     ``{prefix}time_read_data_total``, ``{prefix}time_train_total`` and, when written at
@@ -524,7 +541,7 @@ class Timing(SimpleExtension):
     """
 
     def __init__(self, prefix="", **kwargs):
-        kwargs.setdefault("after_epoch", True)
+        set_default_trigger(kwargs, "after_epoch")
         super().__init__(**kwargs)
         self.prefix = prefix
         self._totals = {"read_data": 0.0, "train": 0.0}
@@ -561,7 +578,7 @@ class Timing(SimpleExtension):
 
 
 class Timestamp(SimpleExtension):
-    """Record the wall-clock time (ISO 8601) in the log, after every epoch by default.
+    """Record the wall-clock time (ISO 8601) in the log (after every epoch by default).
 
     Parameters
     ----------
@@ -576,7 +593,7 @@ class Timestamp(SimpleExtension):
     DEFAULT_LOG_RECORD = "timestamp"
 
     def __init__(self, log_record=DEFAULT_LOG_RECORD, separator=" ", **kwargs):
-        kwargs.setdefault("after_epoch", True)
+        set_default_trigger(kwargs, "after_epoch")
         super().__init__(**kwargs)
         self.log_record = log_record
         self.separator = separator

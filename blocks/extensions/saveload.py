@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from blocks.extensions import SimpleExtension
+from blocks.extensions import SimpleExtension, set_default_trigger
 from blocks.serialization import (
     _named_parameters,
     check_writable,
@@ -144,11 +144,11 @@ class Load(SimpleExtension):
         Also take the saved log: training then resumes from the saved counters.
     **kwargs
         Triggers of :class:`~blocks.extensions.SimpleExtension` (``before_training``
-        by default).
+        when none is given).
     """
 
     def __init__(self, path, load_iteration_state=False, load_log=False, **kwargs):
-        kwargs.setdefault("before_training", True)
+        set_default_trigger(kwargs, "before_training")
         super().__init__(**kwargs)
         self.path = os.fspath(path)
         self.load_iteration_state = load_iteration_state

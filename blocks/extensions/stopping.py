@@ -1,6 +1,8 @@
 """Early stopping."""
 
-from blocks.extensions import SimpleExtension
+import bisect
+
+from blocks.extensions import SimpleExtension, set_default_trigger
 
 __all__ = ["FinishIfNoImprovement"]
 
@@ -8,10 +10,11 @@ __all__ = ["FinishIfNoImprovement"]
 class FinishIfNoImprovement(SimpleExtension):
     """Finish training when a notification of improvement has not come for a while.
 
-    An improvement is signalled by a true record `notification_name` in the current log
-    row, as :class:`~blocks.extensions.training.TrackTheBest` writes; put that extension
-    before this one in the main loop's list. Patience counts from the last improvement
-    (or from the start of training).
+    An improvement is signalled by a true record `notification_name` in a log row, as
+    :class:`~blocks.extensions.training.TrackTheBest` writes. At each check, the rows
+    written since the previous check are searched for it, so the notification may come
+    at any callback (e.g. after every epoch while patience counts batches). Patience
+    counts from the last improvement, or from the start of training.
 
     Parameters
     ----------
@@ -27,7 +30,8 @@ class FinishIfNoImprovement(SimpleExtension):
         Where the remaining patience is written; ``{notification_name}_patience_epochs``
         (or ``_patience_iterations``) by default.
     **kwargs
-        Triggers of :class:`~blocks.extensions.SimpleExtension`, to check at other times.
+        Triggers of :class:`~blocks.extensions.SimpleExtension`, to check at other times
+        than after every batch (epoch).
 
     Examples
     --------
@@ -56,22 +60,32 @@ class FinishIfNoImprovement(SimpleExtension):
                 f"FinishIfNoImprovement: patience must be a positive integer; received "
                 f"{patience!r}"
             )
-        unit = "epochs" if epochs is not None else "iterations"
-        kwargs.setdefault("after_epoch" if unit == "epochs" else "after_batch", True)
+        self.in_epochs = epochs is not None
+        unit = "epochs" if self.in_epochs else "iterations"
+        set_default_trigger(kwargs, "after_epoch" if self.in_epochs else "after_batch")
         super().__init__(**kwargs)
         self.notification_name = notification_name
         self.patience = patience
-        self.counter = f"{unit}_done"
         self.patience_log_record = (patience_log_record
                                     or f"{notification_name}_patience_{unit}")
-        self.last_best = 0
+        self.best_iteration = 0
+        self._next_row = 0
 
     def do(self, which_callback, *args):
         log = self.main_loop.log
-        done = log.status[self.counter]
-        if log.current_row.get(self.notification_name, False):
-            self.last_best = done
-        remaining = self.last_best + self.patience - done
+        status = log.status
+        current = status["iterations_done"]
+        for iteration in range(self._next_row, current + 1):
+            if iteration in log and log[iteration].get(self.notification_name, False):
+                self.best_iteration = iteration
+        # The current row is searched again next time: an extension running after this
+        # one may still notify in it.
+        self._next_row = current
+        if self.in_epochs:
+            best = bisect.bisect_right(status["_epoch_ends"], self.best_iteration)
+            remaining = best + self.patience - status["epochs_done"]
+        else:
+            remaining = self.best_iteration + self.patience - current
         log.current_row[self.patience_log_record] = remaining
         if remaining <= 0:
             log.current_row["training_finish_requested"] = True

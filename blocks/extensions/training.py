@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from blocks.extensions import SimpleExtension
+from blocks.extensions import SimpleExtension, set_default_trigger
 from blocks.utils import is_shared_variable
 
 __all__ = ["SharedVariableModifier", "TrackTheBest"]
@@ -36,8 +36,8 @@ class SharedVariableModifier(SimpleExtension):
     num_args : int, optional
         1 or 2: how `function` is called; found from its signature by default.
     **kwargs
-        Triggers of :class:`~blocks.extensions.SimpleExtension` (``after_batch`` by
-        default).
+        Triggers of :class:`~blocks.extensions.SimpleExtension` (``after_batch`` when
+        none is given).
 
     Examples
     --------
@@ -51,7 +51,7 @@ class SharedVariableModifier(SimpleExtension):
     """
 
     def __init__(self, parameter, function, num_args=None, **kwargs):
-        kwargs.setdefault("after_batch", True)
+        set_default_trigger(kwargs, "after_batch")
         super().__init__(**kwargs)
         if not is_shared_variable(parameter):
             raise TypeError(
@@ -113,8 +113,8 @@ class TrackTheBest(SimpleExtension):
         ``choose_best(a, b)`` returns the better one; ``min`` by default (use ``max``
         for accuracies).
     **kwargs
-        Triggers of :class:`~blocks.extensions.SimpleExtension` (``after_epoch`` by
-        default).
+        Triggers of :class:`~blocks.extensions.SimpleExtension` (``after_epoch`` when
+        none is given).
 
     Examples
     --------
@@ -124,7 +124,7 @@ class TrackTheBest(SimpleExtension):
     """
 
     def __init__(self, record_name, notification_name=None, choose_best=min, **kwargs):
-        kwargs.setdefault("after_epoch", True)
+        set_default_trigger(kwargs, "after_epoch")
         super().__init__(**kwargs)
         if not isinstance(record_name, str):
             raise TypeError(f"TrackTheBest: record_name must be a str; received {record_name!r}")
