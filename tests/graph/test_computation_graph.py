@@ -291,3 +291,13 @@ def test_scan_variables():
     data = np.arange(6.0).reshape(3, 2).astype(floatX)
     [total] = cg.get_function()(data)
     np.testing.assert_allclose(total, (data @ np.full((2, 2), 0.5)).sum())
+
+
+def test_replace_parameter_by_expression_of_itself():
+    linear = Linear(2, 2, weights_init=ConstantInit(1), biases_init=ConstantInit(0.5))
+    linear.initialize()
+    cg = ComputationGraph(linear.apply(pt.matrix("x")))
+    noisy = cg.replace({linear.W: linear.W * 2})
+    assert set(noisy.parameters) == {linear.W, linear.b}
+    [out] = noisy.get_function()(np.ones((1, 2), dtype=floatX))
+    np.testing.assert_allclose(out, [[4.5, 4.5]])
