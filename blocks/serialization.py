@@ -200,8 +200,16 @@ def dump(object_, file_, parameters=None, use_cpickle=False,
     np.savez(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
     parameter_bytes = buffer.getvalue()
     pickle_buffer = io.BytesIO()
-    with _recursion_limit(_RECURSION_LIMIT):
-        _Pickler(pickle_buffer, protocol, arrays).dump(object_)
+    try:
+        with _recursion_limit(_RECURSION_LIMIT):
+            _Pickler(pickle_buffer, protocol, arrays).dump(object_)
+    except (pickle.PicklingError, TypeError, AttributeError) as error:
+        raise pickle.PicklingError(
+            f"cannot pickle the {type(object_).__name__} for the checkpoint: {error}. "
+            f"Lambdas and locally defined functions or classes (e.g. in extensions or "
+            f"predicates) do not pickle: use module-level ones, or save only the "
+            f"parameters (Checkpoint(..., save_main_loop=False))"
+        ) from error
     with tarfile.open(fileobj=file_, mode="w") as tar:
         _add_member(tar, PARAMETERS_MEMBER, parameter_bytes)
         _add_member(tar, PICKLE_MEMBER, pickle_buffer.getvalue())

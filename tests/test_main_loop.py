@@ -9,7 +9,7 @@ import pytest
 
 from blocks.config import config
 from blocks.datasets import DataStream, IndexableDataset, SequentialScheme
-from blocks.extensions import FinishAfter, SimpleExtension, TrainingExtension
+from blocks.extensions import FinishAfter, Printing, SimpleExtension, TrainingExtension
 from blocks.log import SQLiteLog, TrainingLog
 from blocks.main_loop import MainLoop, TrainingFinish
 
@@ -368,12 +368,12 @@ def test_find_extension_and_accessors():
         FinishAfter().main_loop  # noqa: B018
 
 
-def test_sqlite_backend(tmp_path):
+def test_sqlite_backend(tmp_path, capsys):
     default = config.sqlite_database
     config.sqlite_database = str(tmp_path / "log.sqlite")
     try:
         main_loop = MainLoop(Algorithm(), stream(), log_backend="sqlite",
-                             extensions=[FinishAfter(after_n_epochs=2)])
+                             extensions=[FinishAfter(after_n_epochs=2), Printing()])
     finally:
         config.sqlite_database = default
     main_loop.run()
@@ -382,3 +382,4 @@ def test_sqlite_backend(tmp_path):
     assert main_loop.log[4]["training_finish_requested"] is True
     loaded = pickle.loads(pickle.dumps(main_loop))
     assert loaded.log[4]["training_finished"] is True
+    assert "\ttraining_finish_requested: True" in capsys.readouterr().out

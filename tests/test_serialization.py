@@ -302,3 +302,11 @@ def test_permission_denied_is_reported_with_the_path(tmp_path, monkeypatch):
     for function in (check_writable, lambda path: secure_dump(None, path)):
         with pytest.raises(OSError, match=r"cannot write the checkpoint .*c\.tar.*Permission"):
             function(path)
+
+
+def test_unpicklable_objects_get_a_clear_error(tmp_path):
+    path = str(tmp_path / "c.tar")
+    secure_dump({"fine": 1}, path)
+    with pytest.raises(pickle.PicklingError, match="cannot pickle the dict .*Lambdas"):
+        secure_dump({"f": lambda: 1}, path)
+    assert load(path) == {"fine": 1}
