@@ -43,7 +43,6 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from blocks.bricks.base import _AnnotatingList
 from blocks.filter import get_brick
 from blocks.utils import is_shared_variable
 
@@ -113,26 +112,8 @@ def _named_parameters(parameters):
     return named
 
 
-def _rebuild_list(cls, items, state):
-    rebuilt = list.__new__(cls)
-    list.extend(rebuilt, items)
-    rebuilt.__dict__.update(state)
-    return rebuilt
-
-
 class _Pickler(pickle.Pickler):
-    """Refers to the storage of listed parameters by name instead of pickling it.
-
-    It also rebuilds the parameter and children lists of bricks without their insertion
-    hooks: the hooks annotate the items, which in a cyclic graph (a main loop reaching a
-    brick through its parameters) may not be unpickled yet, and whose annotations are
-    pickled with them anyway.
-    """
-
-    def reducer_override(self, obj):
-        if isinstance(obj, _AnnotatingList):
-            return (_rebuild_list, (type(obj), list(obj), obj.__dict__))
-        return NotImplemented
+    """Refers to the storage of listed parameters by name instead of pickling it."""
 
     def __init__(self, file_, protocol, arrays):
         super().__init__(file_, protocol=protocol)

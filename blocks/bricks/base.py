@@ -502,7 +502,17 @@ class _AnnotatingList(list):
         return self
 
     def __reduce__(self):
-        return (type(self), (self.owner, list(self)))
+        # Rebuilt without the insertion hook: in a cyclic graph (a main loop reaching a
+        # brick through its parameters) the items may not be unpickled yet, and their
+        # annotations travel with them anyway.
+        return (_rebuild_annotating_list, (type(self), list(self), self.__dict__))
+
+
+def _rebuild_annotating_list(cls, items, state):
+    rebuilt = list.__new__(cls)
+    list.extend(rebuilt, items)
+    rebuilt.__dict__.update(state)
+    return rebuilt
 
 
 class Parameters(_AnnotatingList):
