@@ -8,6 +8,7 @@ from blocks.bricks.base import (
     application,
     lazy,
 )
+from blocks.bricks.bn import BatchNormalization, BatchNormalizedMLP, SpatialBatchNormalization
 from blocks.bricks.interfaces import (
     Activation,
     Feedforward,
@@ -39,4 +40,5 @@ __all__ = [
     "MLP", "FeedforwardSequence", "Sequence",
     "Identity", "LeakyRectifier", "Linear", "Logistic", "Rectifier", "Softplus", "Tanh",
     "Bias", "Maxout", "LinearMaxout", "Softmax", "NDimensionalSoftmax", "WithExtraDims",
+    "BatchNormalization", "SpatialBatchNormalization", "BatchNormalizedMLP",
 ]
