@@ -812,3 +812,17 @@ def test_activation_must_define_activation():
 
     with pytest.raises(NotImplementedError, match="Nothing must implement activation"):
         Nothing().apply(pt.vector())
+
+
+def test_pickle_graph_reaching_bricks_through_parameters_first():
+    # A graph whose variables lead to parameters before their bricks: the parameter
+    # lists must not run their insertion hook on half-unpickled parameters.
+    mlp = MLP([Tanh()], [2, 3], weights_init=Constant(1), biases_init=Constant(0))
+    mlp.initialize()
+    cost = mlp.apply(pt.matrix("x")).sum()
+    holder = {"parameters": list(ComputationGraph(cost).parameters), "cost": cost}
+    restored = pickle.loads(pickle.dumps(holder))
+    restored_brick = get_brick(restored["parameters"][0])
+    assert restored_brick.name.startswith("linear")
+    assert [p.name for p in restored_brick.parameters] == ["W", "b"]
+    assert np.allclose(restored_brick.parameters[0].get_value(), 1)
