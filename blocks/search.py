@@ -1,0 +1,308 @@
+"""Beam search over the outputs of a sequence generator."""
+
+from collections import OrderedDict
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.graph.replace import clone_replace
+
+from blocks.bricks.sequence_generators import BaseSequenceGenerator
+from blocks.filter import VariableFilter, get_application_call, get_brick
+from blocks.graph import ComputationGraph
+from blocks.roles import INPUT, OUTPUT, has_roles
+
+__all__ = ["BeamSearch"]
+
+
+class BeamSearch:
+    """Approximate search for the most probable output sequences of a generator.
+
+    Built from the graph of the outputs of a :class:`BaseSequenceGenerator`'s
+    :meth:`~BaseSequenceGenerator.generate` call: the inputs of that graph (e.g. a source
+    sentence) become the inputs of :meth:`search`; its contexts and initial states are
+    computed from them. The beam size is the batch size of the generate call, so give
+    the inputs repeated ``beam_size`` times along the batch axis.
+
+    The search keeps, at every step, the `beam_size` lowest-cost continuations of the
+    current hypotheses (the cost of an output is its negative log-probability under the
+    readout's emitter, which must have a ``probs`` application, like
+    :class:`~blocks.bricks.sequence_generators.SoftmaxEmitter`). Finished hypotheses (that
+    emitted the end-of-line symbol) are kept, continued with that symbol at no cost.
+
+    Its three functions (initial states and contexts; log-probabilities; next states) are
+    compiled once, on the first search, and reused.
+
+    Parameters
+    ----------
+    samples : TensorVariable
+        An output of a ``generate`` call (e.g. the ``outputs``) of a sequence generator.
+
+    Examples
+    --------
+    >>> from blocks.bricks import Tanh
+    >>> from blocks.bricks.recurrent import SimpleRecurrent
+    >>> from blocks.bricks.sequence_generators import (
+    ...     SequenceGenerator, Readout, SoftmaxEmitter, LookupFeedback)
+    >>> from blocks.initialization import IsotropicGaussian, Constant
+    >>> generator = SequenceGenerator(
+    ...     Readout(readout_dim=3, source_names=['states', 'feedback'],
+    ...             emitter=SoftmaxEmitter(), feedback_brick=LookupFeedback(3, 4)),
+    ...     SimpleRecurrent(dim=5, activation=Tanh()),
+    ...     weights_init=IsotropicGaussian(0.5), biases_init=Constant(0))
+    >>> generator.initialize()
+    >>> beam_size = pytensor.tensor.iscalar('beam_size')
+    >>> samples = generator.generate(n_steps=4, batch_size=beam_size)[1]
+    >>> search = BeamSearch(samples)
+    >>> outputs, costs = search.search({beam_size: 2}, eol_symbol=0, max_length=4)
+    >>> len(outputs), bool(costs[0] <= costs[1])
+    (2, True)
+    """
+
+    def __init__(self, samples):
+        self.samples = samples
+        self.generator = get_brick(samples)
+        call = get_application_call(samples)
+        if not isinstance(self.generator, BaseSequenceGenerator) or call is None or \
+                call.application.name != "generate" or call.brick is not self.generator:
+            raise ValueError(
+                f"BeamSearch: samples must be an output of the generate() application of a "
+                f"sequence generator, got {samples!r} (created by "
+                f"{type(self.generator).__name__ if self.generator else 'no brick'})"
+            )
+        self.generate_call = call
+        emitter = getattr(self.generator.readout, "emitter", None)
+        if emitter is None or not hasattr(type(emitter), "probs"):
+            raise ValueError(
+                f"BeamSearch: the readout of {type(self.generator).__name__} "
+                f"{self.generator.name!r} must have an emitter with a probs application "
+                f"(e.g. SoftmaxEmitter), got {type(emitter).__name__}"
+            )
+        self.emitter = emitter
+        self.cg = ComputationGraph(samples)
+        self.inputs = self.cg.inputs
+        self.state_names = list(self.generator.generate.states)
+        self.contexts = self._outer_variables(self.generator.generate.contexts, INPUT)
+        self.context_names = list(self.contexts)
+        self.initial_states = self._initial_states()
+        self._functions = None
+
+    def _outer_variables(self, names, role, call=None):
+        """The variables named `names` with `role` from a call (the generate one) in `cg`."""
+        call = call or self.generate_call
+        found = OrderedDict()
+        for var in self.cg.variables:
+            name = getattr(var.tag, "name", None)
+            if name in names and name not in found and has_roles(var, [role]) and \
+                    call in getattr(var.tag, "annotations", []):
+                found[name] = var
+        return OrderedDict((name, found[name]) for name in names if name in found)
+
+    def _initial_states(self):
+        # States given to generate are its inputs; the others come from initial_states.
+        given = self._outer_variables(self.state_names, INPUT)
+        computed = VariableFilter(applications=[self.generator.initial_states],
+                                  roles=[OUTPUT])(self.cg.variables)
+        calls = {id(get_application_call(var)) for var in computed}
+        if len(calls) > 1:
+            raise ValueError(
+                f"BeamSearch: the graph of samples holds {len(calls)} calls of "
+                f"{self.generator.name!r}.initial_states; build it from a single generate call"
+            )
+        by_name = {var.tag.name: var for var in computed}
+        states = OrderedDict()
+        for name in self.state_names:
+            if name in given:
+                states[name] = given[name]
+            elif name in by_name:
+                states[name] = by_name[name]
+            else:
+                raise ValueError(
+                    f"BeamSearch: the initial value of the state {name!r} of "
+                    f"{self.generator.name!r}.generate is not in the graph of samples"
+                )
+        return states
+
+    def compile(self):
+        """Compile the three functions of the search (done once, on the first search)."""
+        if self._functions is not None:
+            return
+        outputs_name = "outputs"
+        context_inputs = OrderedDict(
+            (name, var.type(name=name)) for name, var in self.contexts.items())
+        state_inputs = OrderedDict(
+            (name, var.type.clone(shape=(None,) * var.ndim)(name=name))
+            for name, var in self.initial_states.items())
+        step = self.generator.generate(
+            iterate=False, return_dict=True, **context_inputs, **state_inputs)
+        step_cg = ComputationGraph(list(step.values()))
+        probs = VariableFilter(applications=[self.emitter.probs],
+                               roles=[OUTPUT])(step_cg.variables)
+        emitted = VariableFilter(applications=[self.generator.readout.emit],
+                                 roles=[OUTPUT])(step_cg.variables)
+        if len(probs) != 1 or len(emitted) != 1:
+            raise ValueError(
+                f"BeamSearch: one step of {self.generator.name!r}.generate must compute the "
+                f"probabilities and emit once, found {len(probs)} and {len(emitted)}"
+            )
+        chosen = emitted[0].type(name="chosen_outputs")
+        next_states = [step[name] for name in self.state_names]
+        next_states = clone_replace(next_states, replace={emitted[0]: chosen})
+        next_states[self.state_names.index(outputs_name)] = chosen
+        step_inputs = list(context_inputs.values()) + list(state_inputs.values())
+        self._functions = (
+            pytensor.function(
+                self.inputs,
+                list(self.initial_states.values()) + list(self.contexts.values()),
+                on_unused_input="ignore"),
+            pytensor.function(step_inputs, -pt.log(probs[0]), on_unused_input="ignore"),
+            pytensor.function(step_inputs + [chosen], next_states,
+                              on_unused_input="ignore"),
+        )
+
+    def compute_initial_states_and_contexts(self, inputs):
+        """The initial states and the contexts (two dicts) for the given input values.
+
+        `inputs` maps the input variables of the graph (or their names) to values.
+        """
+        values = self._functions[0](*[self._input_value(inputs, var) for var in self.inputs])
+        states = OrderedDict(zip(self.initial_states, values[:len(self.initial_states)]))
+        contexts = OrderedDict(zip(self.contexts, values[len(self.initial_states):]))
+        return states, contexts
+
+    @staticmethod
+    def _input_value(inputs, var):
+        return inputs[var] if var in inputs else inputs[var.name]
+
+    def compute_logprobs(self, contexts, states):
+        """The costs (negative log-probabilities) of every output, ``(beam, vocabulary)``."""
+        return self._functions[1](*contexts.values(), *states.values())
+
+    def compute_next_states(self, contexts, states, outputs):
+        """The states after emitting `outputs` from `states`."""
+        values = self._functions[2](*contexts.values(), *states.values(), outputs)
+        return OrderedDict(zip(self.state_names, values))
+
+    @staticmethod
+    def _smallest(matrix, k, only_first_row=False):
+        """The indices (rows, columns) and values of the `k` smallest entries, sorted.
+
+        When there are fewer than `k` entries, the first one is repeated with an infinite
+        value: a dead hypothesis that keeps the beam (and the batch) at its size.
+        """
+        candidates = matrix[:1] if only_first_row else matrix
+        flat = candidates.ravel()
+        if k < flat.size:
+            chosen = np.argpartition(flat, k - 1)[:k]
+            chosen = chosen[np.argsort(flat[chosen], kind="stable")]
+        else:
+            chosen = np.argsort(flat, kind="stable")
+        values = flat[chosen]
+        if len(chosen) < k:
+            padding = k - len(chosen)
+            chosen = np.concatenate([chosen, np.repeat(chosen[:1], padding)])
+            values = np.concatenate([values, np.full(padding, np.inf, dtype=values.dtype)])
+        return np.unravel_index(chosen, candidates.shape), values
+
+    def _check_inputs(self, input_values):
+        if not isinstance(input_values, dict):
+            raise TypeError(
+                f"BeamSearch.search: input_values must be a dict from the input variables "
+                f"{self.inputs} to their values, got {type(input_values).__name__}"
+            )
+        missing = [var for var in self.inputs
+                   if var not in input_values and var.name not in input_values]
+        if missing:
+            raise ValueError(
+                f"BeamSearch.search: input_values lacks the inputs {missing} of the graph "
+                f"(its inputs: {self.inputs})"
+            )
+
+    def search(self, input_values, eol_symbol, max_length, ignore_first_eol=False,
+               as_arrays=False):
+        """Search for the most probable output sequences.
+
+        Parameters
+        ----------
+        input_values : dict
+            From the input variables of the graph of `samples` (or their names) to their
+            values; the batch size they imply is the beam size.
+        eol_symbol : int
+            The end-of-line symbol, an index into the vocabulary.
+        max_length : int
+            The maximum length of the outputs.
+        ignore_first_eol : bool, optional
+            Do not end a hypothesis on an end-of-line symbol emitted at the first step.
+        as_arrays : bool, optional
+            Return the arrays ``(outputs, masks, costs)`` (``(time, beam)`` each, costs
+            per step, the hypotheses sorted by cost) instead of lists. Fewer than
+            `beam_size` hypotheses are returned when fewer sequences are possible.
+
+        Returns
+        -------
+        outputs : list of lists of int
+            The output sequences (each ending with `eol_symbol` if it was emitted),
+            sorted by increasing cost.
+        costs : list of float
+            Their costs (negative log-probabilities).
+        """
+        self._check_inputs(input_values)
+        if not isinstance(max_length, (int, np.integer)) or max_length < 1:
+            raise ValueError(
+                f"BeamSearch.search: max_length must be a positive integer, got {max_length!r}"
+            )
+        self.compile()
+        states, contexts = self.compute_initial_states_and_contexts(input_values)
+        vocabulary = self.generator.readout.get_dim("readouts")
+        if not (isinstance(eol_symbol, (int, np.integer)) and 0 <= eol_symbol < vocabulary):
+            raise ValueError(
+                f"BeamSearch.search: eol_symbol must be an index into the vocabulary of "
+                f"{vocabulary} outputs (0 to {vocabulary - 1}), got {eol_symbol!r}"
+            )
+        beam_size = len(states["outputs"])
+        all_outputs = states["outputs"][None, :]
+        all_masks = np.ones_like(all_outputs, dtype=pytensor.config.floatX)
+        all_costs = np.zeros_like(all_outputs, dtype=pytensor.config.floatX)
+        for i in range(max_length):
+            if all_masks[-1].sum() == 0:
+                break
+            logprobs = self.compute_logprobs(contexts, states)
+            next_costs = all_costs[-1][:, None] + logprobs * all_masks[-1][:, None]
+            # Finished hypotheses may only continue with the end-of-line symbol (at no cost).
+            (finished,) = np.where(all_masks[-1] == 0)
+            next_costs[finished, :eol_symbol] = np.inf
+            next_costs[finished, eol_symbol + 1:] = np.inf
+            # At the first step all hypotheses are the same: only the first row counts.
+            (rows, outputs), chosen_costs = self._smallest(
+                next_costs, beam_size, only_first_row=i == 0)
+            states = OrderedDict((name, value[rows]) for name, value in states.items())
+            all_outputs = all_outputs[:, rows]
+            all_masks = all_masks[:, rows]
+            all_costs = all_costs[:, rows]
+            states = self.compute_next_states(contexts, states, outputs.astype(
+                states["outputs"].dtype))
+            all_outputs = np.vstack([all_outputs, outputs[None, :]])
+            all_costs = np.vstack([all_costs, chosen_costs[None, :]])
+            mask = outputs != eol_symbol
+            if ignore_first_eol and i == 0:
+                mask[:] = True
+            all_masks = np.vstack([all_masks, mask[None, :]])
+        # Dead hypotheses (infinite cost: fewer possible continuations than the beam)
+        # are dropped.
+        alive = np.isfinite(all_costs[-1])
+        all_outputs = all_outputs[1:, alive]
+        all_masks = all_masks[:-1, alive]
+        all_costs = all_costs[1:, alive] - all_costs[:-1, alive]
+        if as_arrays:
+            return all_outputs, all_masks, all_costs
+        return self.result_to_lists((all_outputs, all_masks, all_costs))
+
+    @staticmethod
+    def result_to_lists(result):
+        """Arrays ``(outputs, masks, costs)`` as lists of sequences and total costs."""
+        outputs, masks, costs = (array.T for array in result)
+        sequences = [list(map(int, output[:int(mask.sum())]))
+                     for output, mask in zip(outputs, masks)]
+        totals = [float(total) for total in costs.sum(axis=1)]
+        order = sorted(range(len(totals)), key=totals.__getitem__)
+        return [sequences[i] for i in order], [totals[i] for i in order]

@@ -1,0 +1,169 @@
+"""Beam search against exhaustive search and greedy decoding on a tiny generator."""
+
+import itertools
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+import blocks.search
+from blocks.bricks import Tanh
+from blocks.bricks.attention import SequenceContentAttention
+from blocks.bricks.recurrent import SimpleRecurrent
+from blocks.bricks.sequence_generators import (
+    LookupFeedback,
+    Readout,
+    SequenceGenerator,
+    SoftmaxEmitter,
+)
+from blocks.initialization import Constant, IsotropicGaussian
+from blocks.search import BeamSearch
+
+floatX = pytensor.config.floatX
+VOCABULARY, LENGTH, EOL, ATTENDED = 3, 4, 0, 2
+SOURCE = np.random.default_rng(3).normal(size=(3, 1, ATTENDED)).astype(floatX)
+
+
+def make_generator(readout_dim=VOCABULARY, emitter=None):
+    generator = SequenceGenerator(
+        Readout(readout_dim=readout_dim, source_names=["states", "feedback",
+                                                       "weighted_averages"],
+                emitter=emitter or SoftmaxEmitter(theano_seed=1),
+                feedback_brick=LookupFeedback(readout_dim, 2)),
+        SimpleRecurrent(dim=3, activation=Tanh()),
+        attention=SequenceContentAttention(state_names=["states"], attended_dim=ATTENDED,
+                                           match_dim=3),
+        weights_init=IsotropicGaussian(1.0), biases_init=IsotropicGaussian(0.5), seed=11)
+    generator.initialize()
+    return generator
+
+
+@pytest.fixture(scope="module")
+def model():
+    generator = make_generator()
+    attended = pt.tensor3("attended")
+    samples = generator.generate(n_steps=LENGTH, batch_size=attended.shape[1],
+                                 attended=attended, return_dict=True)["outputs"]
+    outputs = pt.lmatrix("outputs")
+    cost_matrix = pytensor.function(
+        [outputs, attended], generator.cost_matrix(outputs, attended=attended))
+    return BeamSearch(samples), attended, cost_matrix
+
+
+def scores(cost_matrix, sequences):
+    """The costs of every step of `sequences` (a list of equal-length lists)."""
+    outputs = np.array(sequences).T
+    return cost_matrix(outputs, np.repeat(SOURCE, outputs.shape[1], axis=1))
+
+
+def exhaustive(cost_matrix):
+    """All distinct outputs of length <= LENGTH (ended by the first EOL), sorted by cost."""
+    sequences = [list(s) for s in itertools.product(range(VOCABULARY), repeat=LENGTH)]
+    costs = scores(cost_matrix, sequences).cumsum(axis=0)
+    results = {}
+    for index, sequence in enumerate(sequences):
+        end = sequence.index(EOL) + 1 if EOL in sequence else LENGTH
+        results[tuple(sequence[:end])] = costs[end - 1, index]
+    return sorted(results.items(), key=lambda item: item[1])
+
+
+def beam(search, attended, size, **kwargs):
+    return search.search({attended: np.repeat(SOURCE, size, axis=1)}, EOL, LENGTH, **kwargs)
+
+
+@pytest.mark.parametrize("size", [27, 40])
+def test_beam_search_finds_exactly_the_best_sequences(model, size):
+    search, attended, cost_matrix = model
+    expected = exhaustive(cost_matrix)
+    assert len(expected) == 31
+    outputs, costs = beam(search, attended, size)
+    best = expected[:size]
+    assert [tuple(output) for output in outputs] == [sequence for sequence, _ in best]
+    np.testing.assert_allclose(costs, [cost for _, cost in best], rtol=1e-6)
+    assert costs == sorted(costs)
+
+
+def test_beam_of_one_is_greedy_decoding(model):
+    search, attended, cost_matrix = model
+    prefix, total = [], 0.0
+    while len(prefix) < LENGTH and EOL not in prefix:
+        last = scores(cost_matrix, [prefix + [c] for c in range(VOCABULARY)])[-1]
+        prefix.append(int(last.argmin()))
+        total += last.min()
+    [output], [cost] = beam(search, attended, 1)
+    assert output == prefix
+    np.testing.assert_allclose(cost, total, rtol=1e-6)
+
+
+def test_search_compiles_once_and_reuses_its_functions(model, monkeypatch):
+    search, attended, _ = model
+    beam(search, attended, 2)
+    compiled = []
+    original = blocks.search.pytensor.function
+    monkeypatch.setattr(blocks.search.pytensor, "function",
+                        lambda *a, **k: compiled.append(a) or original(*a, **k))
+    first = beam(search, attended, 3)
+    second = search.search({"attended": np.repeat(SOURCE, 3, axis=1)}, EOL, LENGTH)
+    assert compiled == []
+    assert first == second
+
+
+def test_as_arrays_and_ignore_first_eol(model):
+    search, attended, cost_matrix = model
+    outputs, masks, costs = beam(search, attended, 4, as_arrays=True)
+    assert outputs.shape == masks.shape == costs.shape
+    assert outputs.shape[1] == 4 and outputs.shape[0] <= LENGTH
+    # A step's mask is 1 until (and including) the end-of-line symbol.
+    for column, mask in zip(outputs.T, masks.T):
+        length = int(mask.sum())
+        assert np.all(mask[:length] == 1) and np.all(mask[length:] == 0)
+        assert EOL not in column[:length - 1]
+    lists = BeamSearch.result_to_lists((outputs, masks, costs))
+    assert lists == beam(search, attended, 4)
+    outputs, _ = beam(search, attended, 5, ignore_first_eol=True)
+    # With the first EOL ignored, no output is the lone EOL, and the ones beginning
+    # with EOL go on.
+    assert [EOL] not in outputs
+    assert all(len(output) > 1 for output in outputs if output[0] == EOL)
+
+
+# Bad input
+
+def test_eol_symbol_outside_the_vocabulary_is_refused(model):
+    search, attended, _ = model
+    for eol in (VOCABULARY, -1, 1.5):
+        with pytest.raises(ValueError, match=r"eol_symbol must be an index into the "
+                                             r"vocabulary of 3 outputs \(0 to 2\)"):
+            search.search({attended: SOURCE}, eol, LENGTH)
+    with pytest.raises(ValueError, match="max_length must be a positive integer"):
+        search.search({attended: SOURCE}, EOL, 0)
+
+
+def test_inputs_must_be_given(model):
+    search, _, _ = model
+    with pytest.raises(ValueError, match=r"lacks the inputs \[attended\]"):
+        search.search({}, EOL, LENGTH)
+    with pytest.raises(TypeError, match="must be a dict"):
+        search.search([SOURCE], EOL, LENGTH)
+
+
+def test_samples_must_come_from_generate():
+    generator = make_generator()
+    outputs = pt.lmatrix("outputs")
+    with pytest.raises(ValueError, match="output of the generate"):
+        BeamSearch(generator.cost(outputs, attended=pt.tensor3()))
+    with pytest.raises(ValueError, match="output of the generate"):
+        BeamSearch(outputs)
+
+
+def test_emitter_must_give_probabilities():
+    from blocks.bricks.sequence_generators import TrivialEmitter
+
+    generator = SequenceGenerator(
+        Readout(readout_dim=2, source_names=["states"], emitter=TrivialEmitter(2)),
+        SimpleRecurrent(dim=2, activation=Tanh()), weights_init=Constant(0.1),
+        biases_init=Constant(0))
+    samples = generator.generate(n_steps=2, batch_size=2, return_dict=True)["outputs"]
+    with pytest.raises(ValueError, match="emitter with a probs application"):
+        BeamSearch(samples)
