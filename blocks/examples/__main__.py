@@ -7,7 +7,11 @@ from blocks.examples import DEFAULT_EXAMPLE, EXAMPLES
 
 
 def usage():
-    lines = ["usage: python -m blocks.examples [NAME] [options]", "", "examples:"]
+    """The list of examples printed by ``--help``, one line each."""
+    lines = ["usage: python -m blocks.examples [NAME] [options]", "",
+             "Runnable examples on data that needs no download. Every example takes",
+             "--num-epochs N, --save-to PATH (checkpoint; running the same command again",
+             "resumes from it) and --seed S.", "", "examples:"]
     width = max(map(len, EXAMPLES))
     for name, (_, summary) in EXAMPLES.items():
         default = " (default)" if name == DEFAULT_EXAMPLE else ""
@@ -18,6 +22,7 @@ def usage():
 
 
 def main(argv=None):
+    """Run the example named by the first argument; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("-h", "--help"):
         print(usage())
@@ -28,8 +33,17 @@ def main(argv=None):
     if name not in EXAMPLES:
         print(f"error: unknown example {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(EXAMPLES[name][0])
-    return module.main(argv) or 0
+    from blocks.examples._common import ExampleError
+
+    try:
+        module = importlib.import_module(EXAMPLES[name][0])
+        return module.main(argv) or 0
+    except ExampleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
