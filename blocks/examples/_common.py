@@ -445,6 +445,9 @@ def run_example(name, args, build, report=None):
             print(f"Nothing to train: the checkpoint holds {done} epoch(s) and "
                   f"--num-epochs is {args.num_epochs}. Delete {path} to start afresh.")
         else:
+            if done == 0:
+                print(f"Training for {args.num_epochs} epochs; the first one includes "
+                      f"compiling the model (cached for later runs).", flush=True)
             main_loop.run()
         if main_loop.status["training_interrupted"]:
             print(f"\nTraining interrupted; the checkpoint {path} holds the state reached. "

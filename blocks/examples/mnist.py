@@ -55,13 +55,19 @@ def load_digits():
             {"features": features[test], "targets": targets[test]})
 
 
-def digit_streams(args, batch_size):
-    """Shuffled training batches and sequential test batches of the digits."""
+def digit_streams(args, batch_size, feature_shape=(64,)):
+    """Shuffled training batches and sequential test batches of the digits.
+
+    Each example's features have `feature_shape`: ``(64,)`` (rows of pixels) or, for
+    convolutions, ``(1, 8, 8)`` (one channel of 8x8 pixels).
+    """
     from blocks.datasets import DataStream, IndexableDataset, SequentialScheme, ShuffledScheme
 
     train, test = load_digits()
     if args.num_train is not None:
         train = {source: data[:args.num_train] for source, data in train.items()}
+    for split in (train, test):
+        split["features"] = split["features"].reshape((-1, *feature_shape))
     num_train = len(train["targets"])
     train_stream = DataStream(IndexableDataset(train), iteration_scheme=ShuffledScheme(
         num_train, batch_size, rng=args.seed))

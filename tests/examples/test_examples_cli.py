@@ -68,9 +68,10 @@ def test_sqrt_cost_decreases(trained):
 def test_prints_one_line_per_epoch_and_the_report(trained):
     _, (_, _, out, _) = trained
     lines = out.splitlines()
-    assert lines[0].startswith("epoch 0/2  test_squared_error ")
-    assert lines[1].startswith("epoch 1/2  train_squared_error ")
-    assert lines[2].startswith("epoch 2/2  train_squared_error ")
+    assert lines[0].startswith("Training for 2 epochs; the first one includes compiling")
+    assert lines[1].startswith("epoch 0/2  test_squared_error ")
+    assert lines[2].startswith("epoch 1/2  train_squared_error ")
+    assert lines[3].startswith("epoch 2/2  train_squared_error ")
     assert "sqrt(2) = 1.4142, the MLP says" in out
     assert "Mean absolute error on the test set" in out
 

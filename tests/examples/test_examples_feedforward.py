@@ -64,3 +64,16 @@ def test_mnist_without_scikit_learn(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ExampleError, match=r"pip install 'blocks\[examples\]'"):
         mnist.load_digits()
+
+
+def test_lenet(tmp_path):
+    pytest.importorskip("sklearn")
+    from blocks.examples import lenet
+
+    main_loop, figures, out = run(lenet, [
+        "--num-train", "200", "--num-filters", "4", "8", "--hidden-dim", "16",
+        "--batch-size", "10", "--learning-rate", "0.01", "--num-epochs", "2",
+        "--save-to", str(tmp_path / "run.tar")])
+    assert_cost_decreases(main_loop, "test_cross_entropy", 2)
+    assert "/convolutions/conv_1.W" in main_loop.model.get_parameter_dict()
+    assert 0 <= figures["test_accuracy"] <= 1 and "of 500 digits" in out
