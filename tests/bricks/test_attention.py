@@ -356,3 +356,21 @@ def test_attention_recurrent_can_use_the_contexts_of_the_transition():
 def test_attention_recurrent_apply_needs_the_attended(attention_recurrent):
     with pytest.raises(ValueError, match="needs the attended 'attended'"):
         attention_recurrent.apply(inputs=pt.tensor3())
+
+
+@pytest.mark.numba
+def test_take_glimpses_under_numba():
+    attention = make_attention()
+    attended, states, mask = pt.tensor3("attended"), pt.matrix("states"), pt.matrix("mask")
+    function = pytensor.function(
+        [attended, states, mask],
+        attention.take_glimpses(attended, attended_mask=mask, states=states))
+    values = random(6, 3, 4), random(3, 3)
+    mask_value = np.ones((6, 3), dtype=floatX)
+    mask_value[3:, 1] = 0
+    averages, weights = function(*values, mask_value)
+    expected = numpy_content_attention(attention, {"states": values[1]}, values[0],
+                                       mask_value)
+    np.testing.assert_allclose(averages, expected[0], rtol=1e-6)
+    np.testing.assert_allclose(weights, expected[1], rtol=1e-6, atol=1e-12)
+    assert np.all(weights[1, 3:] == 0)
