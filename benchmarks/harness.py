@@ -1,0 +1,280 @@
+"""Shared machinery of the benchmarks: GEMM peak, alternating timing, compile times, reports.
+
+A benchmark script builds a few :class:`Candidate` objects (our model, the same model as
+a hand-written PyTensor graph, PyTorch...), then calls :func:`run_benchmark`, which
+
+1. measures the machine's float32 GEMM peak (:func:`gemm_peak`),
+2. times the candidates in one process, alternating them round after round so that load
+   from other processes falls on all of them alike (:func:`alternate`); the figure kept
+   is the median over rounds,
+3. measures each PyTensor candidate's compile time, cold (a fresh process with empty
+   PyTensor and Numba caches) and warm (a fresh process reusing the cache the cold run
+   filled) with :func:`compile_times`,
+4. prints a table (:func:`format_table`) and writes everything to
+   ``benchmarks/results/<name>.json`` (git-ignored).
+
+Compile time is what a user waits for between calling ``pytensor.function`` and having
+the first result: building the function plus its first call (Numba compiles lazily on
+the first call), minus one ordinary call.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "Candidate", "alternate", "compile_times", "format_table", "gemm_peak", "median_time",
+    "parse_args", "run_benchmark", "write_json", "RESULTS_DIR",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+
+
+@dataclass
+class Candidate:
+    """One way of running the benchmarked computation.
+
+    Parameters
+    ----------
+    name : str
+        Row label in the table.
+    step : callable
+        Runs one step; called with no arguments.
+    flops : float
+        Floating-point operations of one step (for GFLOP/s and % of peak).
+    builder : str, optional
+        ``"module:function"`` that builds this candidate in a fresh process for the
+        compile-time measurement: the function takes no argument and returns a pair
+        ``(compile, run)``, ``compile()`` returning a callable that ``run(fn)`` calls once.
+        None (e.g. PyTorch eager) for no compile time.
+    info : dict
+        Extra facts to store in the JSON output (e.g. the number of compiled nodes).
+    """
+
+    name: str
+    step: object
+    flops: float
+    builder: str | None = None
+    info: dict = field(default_factory=dict)
+    times: list = field(default_factory=list)
+    compile: dict = field(default_factory=dict)
+
+
+def median_time(function, repeats=20, warmup=3):
+    """Median wall time of ``function()`` in seconds, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        function()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def gemm_peak(n=1024, repeats=30, dtype="float32"):
+    """The machine's GEMM speed in GFLOP/s: median over `repeats` n x n x n products.
+
+    Uses NumPy's BLAS (OpenBLAS in the wheels), multithreaded like PyTorch and like the
+    SciPy BLAS that Numba calls.
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    out = np.empty((n, n), dtype=dtype)
+    seconds = median_time(lambda: np.dot(a, b, out=out), repeats=repeats)
+    return 2.0 * n ** 3 / seconds / 1e9
+
+
+def alternate(candidates, rounds=30, calls=5, warmup=3):
+    """Time the candidates in turns: `rounds` rounds, each running every candidate `calls`
+    times in a row, the order rotating from round to round.
+
+    Appends one sample per round (seconds per call) to each ``candidate.times`` and
+    returns the candidates.
+    """
+    for candidate in candidates:
+        for _ in range(warmup):
+            candidate.step()
+    for round_ in range(rounds):
+        shift = round_ % len(candidates)
+        for candidate in candidates[shift:] + candidates[:shift]:
+            start = time.perf_counter()
+            for _ in range(calls):
+                candidate.step()
+            candidate.times.append((time.perf_counter() - start) / calls)
+    return candidates
+
+
+_COMPILE_SCRIPT = """
+import importlib, json, sys, time
+module, function = sys.argv[1].split(":")
+compile_, run = getattr(importlib.import_module(module), function)()
+start = time.perf_counter()
+fn = compile_()
+run(fn)
+first = time.perf_counter() - start
+start = time.perf_counter()
+run(fn)
+second = time.perf_counter() - start
+print("COMPILE_SECONDS", json.dumps(max(first - second, 0.0)))
+"""
+
+
+def _compile_once(builder, cache_dir, timeout):
+    env = dict(os.environ)
+    # A fresh PyTensor compile directory (which holds PyTensor's Numba cache) and a fresh
+    # Numba cache for the functions PyTensor itself caches: nothing compiled before.
+    flags = [f for f in env.get("PYTENSOR_FLAGS", "").split(",") if f and
+             not f.startswith("base_compiledir=")]
+    env["PYTENSOR_FLAGS"] = ",".join(flags + [f"base_compiledir={cache_dir}/pytensor"])
+    env["NUMBA_CACHE_DIR"] = f"{cache_dir}/numba"
+    done = subprocess.run(
+        [sys.executable, "-c", _COMPILE_SCRIPT, builder], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("COMPILE_SECONDS "):
+            return json.loads(line.split(" ", 1)[1])
+    raise RuntimeError(f"compile-time run of {builder} failed:\n{done.stderr[-3000:]}")
+
+
+def compile_times(builder, cold=True, warm_runs=3, timeout=1800):
+    """Cold and warm compile seconds of a candidate built by `builder` ("module:function").
+
+    The cold run is a fresh process with empty caches in a temporary directory; the warm
+    runs are fresh processes reusing that directory (the median is kept). Without `cold`,
+    a cold run still fills the cache but its time is not reported.
+    """
+    with tempfile.TemporaryDirectory(prefix="blocks-bench-cache-") as cache_dir:
+        first = _compile_once(builder, cache_dir, timeout)
+        warm = [_compile_once(builder, cache_dir, timeout) for _ in range(warm_runs)]
+    return {"cold_s": first if cold else None, "warm_s": statistics.median(warm),
+            "warm_runs_s": warm}
+
+
+def _summary(candidates, reference, peak):
+    ref = next((c for c in candidates if c.name == reference), None)
+    ref_ms = statistics.median(ref.times) * 1e3 if ref is not None else None
+    rows = []
+    for c in candidates:
+        ms = statistics.median(c.times) * 1e3
+        gflops = c.flops / (ms / 1e3) / 1e9
+        rows.append({
+            "name": c.name,
+            "median_ms": ms,
+            "min_ms": min(c.times) * 1e3,
+            "ratio": ms / ref_ms if ref_ms else None,
+            "gflops": gflops,
+            "percent_peak": 100.0 * gflops / peak,
+            "cold_compile_s": c.compile.get("cold_s"),
+            "warm_compile_s": c.compile.get("warm_s"),
+        })
+    return rows
+
+
+def format_table(rows, reference):
+    """The results as an aligned text table (one row per candidate)."""
+    def fmt(value, spec):
+        return "-" if value is None else format(value, spec)
+
+    header = ("candidate", "median ms", "min ms", f"vs {reference}", "GFLOP/s", "% peak",
+              "cold compile s", "warm compile s")
+    lines = [header]
+    for r in rows:
+        lines.append((r["name"], fmt(r["median_ms"], ".2f"), fmt(r["min_ms"], ".2f"),
+                      fmt(r["ratio"], ".2f"), fmt(r["gflops"], ".0f"),
+                      fmt(r["percent_peak"], ".0f"), fmt(r["cold_compile_s"], ".1f"),
+                      fmt(r["warm_compile_s"], ".2f")))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(line, widths))) for line in lines]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(text)
+
+
+def _environment():
+    facts = {"python": platform.python_version(), "machine": platform.machine(),
+             "cpus": os.cpu_count(), "numpy": np.__version__}
+    for module in ("pytensor", "numba", "torch"):
+        try:
+            facts[module] = importlib.import_module(module).__version__
+        except ImportError:
+            facts[module] = None
+    try:
+        facts["load_average"] = os.getloadavg()
+    except OSError:
+        pass
+    return facts
+
+
+def write_json(name, payload):
+    """Write `payload` to ``benchmarks/results/<name>.json``; return the path."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    return path
+
+
+def parse_args(argv=None, description=None):
+    """Command-line options shared by the benchmark scripts."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rounds", type=int, default=30,
+                        help="alternation rounds (default 30)")
+    parser.add_argument("--calls", type=int, default=5,
+                        help="calls of each candidate per round (default 5)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="skip the compile-time measurements (fresh processes)")
+    parser.add_argument("--no-cold", action="store_true",
+                        help="report warm compile times only (the cold run is not shown)")
+    return parser.parse_args(argv)
+
+
+def run_benchmark(name, candidates, args, reference="pytorch", extra=None):
+    """Measure peak, alternate the candidates, measure compile times, print and save.
+
+    Returns the JSON payload.
+    """
+    print(f"[{name}] measuring float32 GEMM peak...", flush=True)
+    peak_before = gemm_peak()
+    print(f"[{name}] timing {len(candidates)} candidates, {args.rounds} rounds "
+          f"x {args.calls} calls...", flush=True)
+    alternate(candidates, rounds=args.rounds, calls=args.calls)
+    peak = statistics.median([peak_before, gemm_peak()])
+    if not args.no_compile:
+        for c in candidates:
+            if c.builder is not None:
+                print(f"[{name}] compile times of {c.name} (fresh processes)...", flush=True)
+                c.compile = compile_times(c.builder, cold=not args.no_cold)
+    rows = _summary(candidates, reference, peak)
+    print(f"\n{name}: float32 GEMM peak {peak:.0f} GFLOP/s; times are medians over "
+          f"{args.rounds} alternating rounds of {args.calls} calls")
+    print(format_table(rows, reference))
+    payload = {
+        "benchmark": name,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "environment": _environment(),
+        "gemm_peak_gflops": peak,
+        "rounds": args.rounds,
+        "calls": args.calls,
+        "rows": rows,
+        "samples_ms": {c.name: [t * 1e3 for t in c.times] for c in candidates},
+        "compile": {c.name: c.compile for c in candidates if c.compile},
+        "info": {c.name: c.info for c in candidates if c.info},
+        **(extra or {}),
+    }
+    path = write_json(name, payload)
+    print(f"results written to {path.relative_to(ROOT)}")
+    return payload

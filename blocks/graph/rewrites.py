@@ -1,0 +1,167 @@
+"""Graph rewrites that make compiled training steps fast, registered with PyTensor.
+
+Importing :mod:`blocks` imports this module, which registers the rewrites in PyTensor's
+rewrite database (``pytensor.compile.optdb``) under the ``numba`` tag, so they apply to
+every function compiled with the Numba linker (PyTensor's default mode) and to no other:
+
+``blocks_blas`` (before elementwise fusion)
+    ``z + alpha * dot(x, y)`` and ``z - alpha * dot(x, y)`` with a scalar ``alpha`` become
+    one :class:`~blocks.graph.blas.BlasGemm`: an SGD update ``W - lr * dot(h.T, g)`` no
+    longer allocates the gradient nor runs an elementwise pass over the weights. Every
+    other float matrix product becomes a :class:`~blocks.graph.blas.BlasDot`, which hands
+    transposed operands to BLAS as flags instead of copying them.
+``blocks_blas_inplace`` (with PyTensor's in-place rewrites)
+    A ``BlasGemm`` writes into ``z`` wherever the destroy handler allows it (a parameter
+    that the function updates, an intermediate result used once).
+
+Exclude them by name, e.g. ``pytensor.function(..., mode=Mode().excluding('blocks_blas'))``.
+
+Examples
+--------
+>>> import pytensor.tensor as pt
+>>> from blocks.graph.blas import BlasGemm
+>>> W = pytensor.shared(np.ones((3, 2)), name='W')
+>>> h, g = pt.matrices('h', 'g')
+>>> step = pytensor.function([h, g], [], updates=[(W, W - 0.5 * pt.dot(h.T, g))],
+...                          mode='NUMBA')
+>>> [node.op for node in step.maker.fgraph.toposort() if isinstance(node.op, BlasGemm)]
+[BlasGemm(inplace=True)]
+"""
+
+import numpy as np
+import pytensor.scalar as ps
+import pytensor.tensor as pt
+from pytensor.compile.mode import optdb
+from pytensor.graph.rewriting.basic import copy_stack_trace, in2out, node_rewriter
+from pytensor.tensor.elemwise import Elemwise
+from pytensor.tensor.math import Dot
+from pytensor.tensor.variable import TensorConstant
+
+from blocks.graph.blas import BLAS_DTYPES, BlasDot, BlasGemm, blas_dot, blas_gemm
+
+__all__ = ["local_blas_dot", "local_blas_gemm", "local_blas_gemm_inplace"]
+
+
+def _is_elemwise(node, scalar_op_type):
+    return (
+        node is not None
+        and isinstance(node.op, Elemwise)
+        and isinstance(node.op.scalar_op, scalar_op_type)
+    )
+
+
+def _single_client(fgraph, variable):
+    return len(fgraph.clients.get(variable, ())) == 1
+
+
+def _scaled_product(fgraph, variable):
+    """``(alpha, x, y)`` if `variable` is ``alpha * dot(x, y)`` (alpha a scalar) used once.
+
+    ``alpha`` is a 0-d variable, or None for 1. The product must have no other client:
+    folding it into a gemm would otherwise compute it twice.
+    """
+    node = variable.owner
+    if node is None or not _single_client(fgraph, variable):
+        return None
+    if isinstance(node.op, Dot | BlasDot):
+        return (None, *node.inputs)
+    if not _is_elemwise(node, ps.Mul):
+        return None
+    products = [i for i in node.inputs if i.owner is not None
+                and isinstance(i.owner.op, Dot | BlasDot)]
+    if len(products) != 1 or not _single_client(fgraph, products[0]):
+        return None
+    factors = [i for i in node.inputs if i is not products[0]]
+    if not all(all(i.type.broadcastable) for i in factors):
+        return None
+    if all(isinstance(i, TensorConstant) for i in factors):
+        value = np.prod([np.asarray(i.data).item() for i in factors])
+        alpha = pt.constant(np.asarray(value, dtype=variable.dtype))
+    else:
+        alpha = pt.mul(*[i.squeeze() for i in factors])
+    return (alpha, *products[0].owner.inputs)
+
+
+def _negate(alpha, dtype):
+    if alpha is None:
+        return pt.constant(np.asarray(-1, dtype=dtype))
+    if isinstance(alpha, TensorConstant):
+        return pt.constant(-alpha.data)
+    return -alpha
+
+
+@node_rewriter([Elemwise])
+def local_blas_gemm(fgraph, node):
+    """``z +/- alpha * dot(x, y)`` -> ``BlasGemm(z, +/-alpha, x, y, 1)`` (or beta -1)."""
+    if not (_is_elemwise(node, ps.Add | ps.Sub) and len(node.inputs) == 2):
+        return None
+    [out] = node.outputs
+    if out.dtype not in BLAS_DTYPES or out.ndim != 2:
+        return None
+    subtract = _is_elemwise(node, ps.Sub)
+    for position in (1, 0):
+        scaled = _scaled_product(fgraph, node.inputs[position])
+        if scaled is None:
+            continue
+        alpha, x, y = scaled
+        z = node.inputs[1 - position]
+        product = node.inputs[position]
+        if any(v.dtype != out.dtype for v in (z, x, y)):
+            continue
+        # Neither term may be broadcast against the other: gemm needs equal shapes.
+        pattern = out.type.broadcastable
+        if z.type.broadcastable != pattern or product.type.broadcastable != pattern:
+            continue
+        one = pt.constant(np.asarray(1, dtype=out.dtype))
+        beta = one
+        if alpha is None:
+            alpha = one
+        if subtract and position == 1:
+            alpha = _negate(alpha, out.dtype)
+        elif subtract:
+            beta = _negate(one, out.dtype)
+        new_out = blas_gemm(z, alpha, x, y, beta)
+        if not out.type.is_super(new_out.type):
+            continue
+        copy_stack_trace(out, new_out)
+        return [new_out]
+    return None
+
+
+@node_rewriter([Dot])
+def local_blas_dot(fgraph, node):
+    """``dot(x, y)`` of one float dtype -> ``BlasDot(x, y)`` (no copies of transposes)."""
+    x, y = node.inputs
+    [out] = node.outputs
+    if not (x.dtype == y.dtype == out.dtype and out.dtype in BLAS_DTYPES):
+        return None
+    new_out = blas_dot(x, y)
+    if not out.type.is_super(new_out.type):
+        return None
+    copy_stack_trace(out, new_out)
+    return [new_out]
+
+
+@node_rewriter([BlasGemm], inplace=True)
+def local_blas_gemm_inplace(fgraph, node):
+    """Make a ``BlasGemm`` write into its ``z`` (kept only where the destroy handler agrees)."""
+    if node.op.inplace:
+        return None
+    new_out = BlasGemm(inplace=True)(*node.inputs)
+    copy_stack_trace(node.outputs[0], new_out)
+    return [new_out]
+
+
+optdb.register(
+    "blocks_blas",
+    in2out(local_blas_dot, local_blas_gemm, name="blocks_blas"),
+    "numba",
+    position=47.5,  # after specialize, before add/mul flattening (48) and fusion (49)
+)
+optdb.register(
+    "blocks_blas_inplace",
+    in2out(local_blas_gemm_inplace, name="blocks_blas_inplace"),
+    "numba",
+    "inplace",
+    position=50.25,  # after the destroy handler (49.5), before elementwise in-place (50.5)
+)

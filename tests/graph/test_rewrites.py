@@ -1,0 +1,143 @@
+"""The BLAS rewrites: which graphs they change, which they leave, and the values."""
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+from pytensor.compile.mode import Mode, get_mode
+from pytensor.tensor.elemwise import Elemwise
+from pytensor.tensor.math import Dot
+
+import blocks  # noqa: F401  (registers the rewrites)
+from blocks.graph.blas import BlasDot, BlasGemm
+
+# The Numba mode's rewrites with Python implementations: checks graphs without compiling.
+NUMBA_REWRITES = Mode(linker="py", optimizer=get_mode("NUMBA")._optimizer)
+
+rng = np.random.default_rng(3)
+H = rng.standard_normal((4, 3))
+G = rng.standard_normal((4, 2))
+W0 = rng.standard_normal((3, 2))
+
+
+def _ops(fn):
+    return [node.op for node in fn.maker.fgraph.toposort()]
+
+
+def _gemms(fn):
+    return [op for op in _ops(fn) if isinstance(op, BlasGemm)]
+
+
+def _count(fn, op_type):
+    return sum(isinstance(op, op_type) for op in _ops(fn))
+
+
+@pytest.mark.parametrize("learning_rate", [0.5, "shared"])
+def test_sgd_update_becomes_inplace_gemm(learning_rate):
+    W = pytensor.shared(W0.copy(), name="W")
+    lr = pytensor.shared(0.5, name="lr") if learning_rate == "shared" else learning_rate
+    h, g = pt.matrices("h", "g")
+    fn = pytensor.function([h, g], [], updates=[(W, W - lr * pt.dot(h.T, g))],
+                           mode=NUMBA_REWRITES)
+    assert [op.inplace for op in _gemms(fn)] == [True]
+    assert _count(fn, Dot) == 0 and _count(fn, Elemwise) <= 1   # at most -lr
+    fn(H, G)
+    np.testing.assert_allclose(W.get_value(), W0 - 0.5 * H.T @ G)
+
+
+@pytest.mark.parametrize("expression, reference", [
+    (lambda z, x, y: z + pt.dot(x, y), lambda z, x, y: z + x @ y),
+    (lambda z, x, y: pt.dot(x, y) * 2.0 + z, lambda z, x, y: 2 * x @ y + z),
+    (lambda z, x, y: pt.dot(x, y) - z, lambda z, x, y: x @ y - z),
+    (lambda z, x, y: z - 3.0 * pt.dot(x, y) * 0.5, lambda z, x, y: z - 1.5 * x @ y),
+])
+def test_gemm_patterns(expression, reference):
+    z, x, y = pt.matrices("z", "x", "y")
+    fn = pytensor.function([z, x, y], expression(z, x, y), mode=NUMBA_REWRITES)
+    # z is an input the caller keeps: never overwritten.
+    assert [op.inplace for op in _gemms(fn)] == [False]
+    Z = rng.standard_normal((4, 2))
+    np.testing.assert_allclose(fn(Z, H, W0), reference(Z, H, W0))
+
+
+def test_products_become_blas_dot():
+    x, w = pt.matrices("x", "w")
+    fn = pytensor.function([x, w], [pt.dot(x, w), pt.dot(x.T, x)], mode=NUMBA_REWRITES)
+    assert _count(fn, BlasDot) == 2 and _count(fn, Dot) == 0
+    out, gram = fn(H, W0)
+    np.testing.assert_allclose(out, H @ W0)
+    np.testing.assert_allclose(gram, H.T @ H)
+
+
+def test_product_used_twice_is_not_folded():
+    z, x, y = pt.matrices("z", "x", "y")
+    product = pt.dot(x, y)
+    fn = pytensor.function([z, x, y], [z - product, product.sum()], mode=NUMBA_REWRITES)
+    assert _gemms(fn) == [] and _count(fn, BlasDot) == 1
+
+
+def test_broadcast_terms_are_not_folded():
+    row = pt.row("row")
+    x, y = pt.matrices("x", "y")
+    fn = pytensor.function([row, x, y], row + pt.dot(x, y), mode=NUMBA_REWRITES)
+    assert _gemms(fn) == []
+    np.testing.assert_allclose(fn(G[:1], H, W0), G[:1] + H @ W0)
+    z, column_scale = pt.matrix("z"), pt.col("column_scale")
+    fn = pytensor.function([z, column_scale, x, y], z - column_scale * pt.dot(x, y),
+                           mode=NUMBA_REWRITES)
+    assert _gemms(fn) == []
+    scale = np.arange(4.0)[:, None]
+    np.testing.assert_allclose(fn(G, scale, H, W0), G - scale * (H @ W0))
+
+
+def test_other_dtypes_keep_dot():
+    i, j = pt.lmatrices("i", "j")
+    x32 = pt.matrix("x32", dtype="float32")
+    x64 = pt.matrix("x64", dtype="float64")
+    fn = pytensor.function([i, j, x32, x64], [pt.dot(i, j), pt.dot(x32, x64)],
+                           mode=NUMBA_REWRITES)
+    assert _count(fn, BlasDot) == 0 and _count(fn, Dot) == 2
+
+
+def test_not_in_fast_compile():
+    x, w = pt.matrices("x", "w")
+    fn = pytensor.function([x, w], pt.dot(x, w), mode="FAST_COMPILE")
+    assert _count(fn, BlasDot) == 0
+
+
+def test_excluded_by_name():
+    x, w = pt.matrices("x", "w")
+    mode = Mode(linker="py", optimizer=get_mode("NUMBA")._optimizer).excluding("blocks_blas")
+    fn = pytensor.function([x, w], pt.dot(x, w), mode=mode)
+    assert _count(fn, BlasDot) == 0
+
+
+@pytest.mark.numba
+def test_mlp_step_numba_matches_python():
+    """A float32 two-layer SGD step, compiled with Numba, against the Python mode."""
+    data_rng = np.random.default_rng(0)
+    values = [data_rng.standard_normal(s).astype("float32") * 0.3
+              for s in [(6, 5), (5,), (5, 3), (3,)]]
+    x = pt.matrix("x", dtype="float32")
+    y = pt.lvector("y")
+    X = data_rng.standard_normal((8, 6)).astype("float32")
+    Y = data_rng.integers(0, 3, 8)
+
+    def step(mode):
+        params = [pytensor.shared(v.copy()) for v in values]
+        W1, b1, W2, b2 = params
+        logits = pt.dot(pt.maximum(pt.dot(x, W1) + b1, 0), W2) + b2
+        cost = -pt.special.log_softmax(logits, axis=1)[pt.arange(8), y].mean()
+        grads = pytensor.grad(cost, params)
+        fn = pytensor.function([x, y], cost, mode=mode, updates=[
+            (p, p - np.float32(0.1) * g) for p, g in zip(params, grads)])
+        return fn, params
+
+    fast, fast_params = step("NUMBA")
+    slow, slow_params = step("FAST_COMPILE")
+    assert [op.inplace for op in _gemms(fast)] == [True, True]
+    assert _count(fast, Dot) == 0
+    for _ in range(3):
+        np.testing.assert_allclose(fast(X, Y), slow(X, Y), rtol=1e-5)
+    for a, b in zip(fast_params, slow_params):
+        np.testing.assert_allclose(a.get_value(), b.get_value(), rtol=1e-5, atol=1e-6)
