@@ -3,10 +3,11 @@
 A benchmark script builds a few :class:`Candidate` objects (our model, the same model as
 a hand-written PyTensor graph, PyTorch...), then calls :func:`run_benchmark`, which
 
-1. measures the machine's float32 GEMM peak (:func:`gemm_peak`),
-2. times the candidates in one process, alternating them round after round so that load
+1. times the candidates in one process, alternating them round after round so that load
    from other processes falls on all of them alike (:func:`alternate`); the figure kept
    is the median over rounds,
+2. times a 1024^3 float32 GEMM in the same rotation: the machine's GEMM peak, measured
+   under the same conditions as the candidates (:func:`peak_candidate`),
 3. measures each PyTensor candidate's compile time, cold (a fresh process with empty
    PyTensor and Numba caches) and warm (a fresh process reusing the cache the cold run
    filled) with :func:`compile_times`,
@@ -15,7 +16,9 @@ a hand-written PyTensor graph, PyTorch...), then calls :func:`run_benchmark`, wh
 
 Compile time is what a user waits for between calling ``pytensor.function`` and having
 the first result: building the function plus its first call (Numba compiles lazily on
-the first call), minus one ordinary call.
+the first call), minus one ordinary call. The one-time costs of a process (importing
+Numba and setting it up, about a second) are paid before, by compiling a trivial function,
+and reported apart (``process_setup_*`` in the JSON).
 """
 
 import argparse
@@ -34,8 +37,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "Candidate", "alternate", "compile_times", "format_table", "gemm_peak", "median_time",
-    "parse_args", "run_benchmark", "write_json", "RESULTS_DIR",
+    "Candidate", "alternate", "compile_times", "format_table", "gemm_peak", "limit_threads",
+    "median_time", "peak_candidate", "parse_args", "run_benchmark", "write_json", "RESULTS_DIR",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,18 +87,28 @@ def median_time(function, repeats=20, warmup=3):
     return statistics.median(samples)
 
 
+def _gemm_step(n, dtype):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    out = np.empty((n, n), dtype=dtype)
+    return lambda: np.dot(a, b, out=out)
+
+
 def gemm_peak(n=1024, repeats=30, dtype="float32"):
     """The machine's GEMM speed in GFLOP/s: median over `repeats` n x n x n products.
 
     Uses NumPy's BLAS (OpenBLAS in the wheels), multithreaded like PyTorch and like the
     SciPy BLAS that Numba calls.
     """
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n)).astype(dtype)
-    b = rng.standard_normal((n, n)).astype(dtype)
-    out = np.empty((n, n), dtype=dtype)
-    seconds = median_time(lambda: np.dot(a, b, out=out), repeats=repeats)
+    seconds = median_time(_gemm_step(n, dtype), repeats=repeats)
     return 2.0 * n ** 3 / seconds / 1e9
+
+
+def peak_candidate(n=1024, dtype="float32"):
+    """A :class:`Candidate` timing an n x n x n GEMM, to alternate with the others: the
+    peak then suffers the same load as the candidates it is compared with."""
+    return Candidate(f"{dtype} GEMM {n}^3", _gemm_step(n, dtype), 2.0 * n ** 3)
 
 
 def alternate(candidates, rounds=30, calls=5, warmup=3):
@@ -120,8 +133,18 @@ def alternate(candidates, rounds=30, calls=5, warmup=3):
 
 _COMPILE_SCRIPT = """
 import importlib, json, sys, time
+start = time.perf_counter()
 module, function = sys.argv[1].split(":")
 compile_, run = getattr(importlib.import_module(module), function)()
+# One-time costs of a process (importing Numba, setting up its registries) are paid by
+# a trivial function first, so that what follows is the compile time of the benchmarked
+# function alone, as for any function compiled after the first one.
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+v = pt.vector("v")
+pytensor.function([v], 2 * v)(np.ones(2, dtype=v.dtype))
+setup = time.perf_counter() - start
 start = time.perf_counter()
 fn = compile_()
 run(fn)
@@ -129,7 +152,7 @@ first = time.perf_counter() - start
 start = time.perf_counter()
 run(fn)
 second = time.perf_counter() - start
-print("COMPILE_SECONDS", json.dumps(max(first - second, 0.0)))
+print("COMPILE_SECONDS", json.dumps([max(first - second, 0.0), setup]))
 """
 
 
@@ -147,7 +170,7 @@ def _compile_once(builder, cache_dir, timeout):
     )
     for line in done.stdout.splitlines():
         if line.startswith("COMPILE_SECONDS "):
-            return json.loads(line.split(" ", 1)[1])
+            return tuple(json.loads(line.split(" ", 1)[1]))
     raise RuntimeError(f"compile-time run of {builder} failed:\n{done.stderr[-3000:]}")
 
 
@@ -159,10 +182,14 @@ def compile_times(builder, cold=True, warm_runs=3, timeout=1800):
     a cold run still fills the cache but its time is not reported.
     """
     with tempfile.TemporaryDirectory(prefix="blocks-bench-cache-") as cache_dir:
-        first = _compile_once(builder, cache_dir, timeout)
+        first, first_setup = _compile_once(builder, cache_dir, timeout)
         warm = [_compile_once(builder, cache_dir, timeout) for _ in range(warm_runs)]
-    return {"cold_s": first if cold else None, "warm_s": statistics.median(warm),
-            "warm_runs_s": warm}
+    return {"cold_s": first if cold else None,
+            "warm_s": statistics.median(w for w, _ in warm),
+            "warm_runs_s": [w for w, _ in warm],
+            # Imports, model construction and Numba's set-up, paid once per process.
+            "process_setup_cold_s": first_setup,
+            "process_setup_warm_s": statistics.median(s for _, s in warm)}
 
 
 def _summary(candidates, reference, peak):
@@ -239,7 +266,31 @@ def parse_args(argv=None, description=None):
                         help="skip the compile-time measurements (fresh processes)")
     parser.add_argument("--no-cold", action="store_true",
                         help="report warm compile times only (the cold run is not shown)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time parts of the step (forward, forward+gradients), "
+                             "where the benchmark offers them")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit BLAS, OpenMP and PyTorch to this many threads (default: "
+                             "the libraries' own choice, one per core)")
     return parser.parse_args(argv)
+
+
+def limit_threads(threads):
+    """Limit every BLAS/OpenMP pool of this process (and PyTorch's) to `threads` threads.
+
+    Loads SciPy's BLAS (the one Numba calls) first, so that the limit reaches it. Needs
+    ``threadpoolctl`` (installed with scikit-learn).
+    """
+    import scipy.linalg.cython_blas  # noqa: F401
+    import threadpoolctl
+
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
+        torch.set_num_threads(threads)
+    threadpoolctl.threadpool_limits(threads)
 
 
 def run_benchmark(name, candidates, args, reference="pytorch", extra=None):
@@ -247,30 +298,34 @@ def run_benchmark(name, candidates, args, reference="pytorch", extra=None):
 
     Returns the JSON payload.
     """
-    print(f"[{name}] measuring float32 GEMM peak...", flush=True)
-    peak_before = gemm_peak()
-    print(f"[{name}] timing {len(candidates)} candidates, {args.rounds} rounds "
-          f"x {args.calls} calls...", flush=True)
-    alternate(candidates, rounds=args.rounds, calls=args.calls)
-    peak = statistics.median([peak_before, gemm_peak()])
+    if args.threads is not None:
+        limit_threads(args.threads)
+    peak_timer = peak_candidate()
+    print(f"[{name}] timing {len(candidates)} candidates and a GEMM (for the peak), "
+          f"{args.rounds} rounds x {args.calls} calls...", flush=True)
+    alternate([*candidates, peak_timer], rounds=args.rounds, calls=args.calls)
+    peak = peak_timer.flops / statistics.median(peak_timer.times) / 1e9
     if not args.no_compile:
         for c in candidates:
             if c.builder is not None:
                 print(f"[{name}] compile times of {c.name} (fresh processes)...", flush=True)
                 c.compile = compile_times(c.builder, cold=not args.no_cold)
     rows = _summary(candidates, reference, peak)
-    print(f"\n{name}: float32 GEMM peak {peak:.0f} GFLOP/s; times are medians over "
-          f"{args.rounds} alternating rounds of {args.calls} calls")
+    threads = "default threads" if args.threads is None else f"{args.threads} thread(s)"
+    print(f"\n{name}: float32 GEMM peak {peak:.0f} GFLOP/s ({threads}); times are medians "
+          f"over {args.rounds} alternating rounds of {args.calls} calls")
     print(format_table(rows, reference))
     payload = {
         "benchmark": name,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "environment": _environment(),
         "gemm_peak_gflops": peak,
+        "threads": args.threads,
         "rounds": args.rounds,
         "calls": args.calls,
         "rows": rows,
-        "samples_ms": {c.name: [t * 1e3 for t in c.times] for c in candidates},
+        "samples_ms": {c.name: [t * 1e3 for t in c.times]
+                       for c in [*candidates, peak_timer]},
         "compile": {c.name: c.compile for c in candidates if c.compile},
         "info": {c.name: c.info for c in candidates if c.info},
         **(extra or {}),
