@@ -20,8 +20,8 @@ from blocks.roles import INPUT, OUTPUT, PARAMETER, ParameterRole, add_role
 from blocks.utils import pack, shared_floatx_nans, unpack
 
 __all__ = [
-    "Application", "ApplicationCall", "BoundApplication", "Brick", "application", "lazy",
-    "NoneAllocation", "NoneInitialization", "Parameters", "Children",
+    "Application", "ApplicationCall", "BoundApplication", "Brick", "application", "describe",
+    "lazy", "NoneAllocation", "NoneInitialization", "Parameters", "Children",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,11 @@ class _LazyNone:
 NoneAllocation = _LazyNone("NoneAllocation")
 #: Stands for initialization configuration that was not given yet.
 NoneInitialization = _LazyNone("NoneInitialization")
+
+
+def describe(brick):
+    """``Type 'name'``: how error messages name a brick."""
+    return f"{type(brick).__name__} {brick.name!r}"
 
 
 def _variable_name(brick_name, application_name, name):
@@ -153,7 +158,7 @@ class Application:
         if isinstance(value, NdarrayInitialization):
             return value
         raise TypeError(
-            f"{type(brick).__name__} {brick.name!r}: {self.application_name}() "
+            f"{describe(brick)}: {self.application_name}() "
             f"argument {name!r} must be a symbolic variable (e.g. "
             f"pytensor.tensor.matrix()) or an array, got {type(value).__name__}"
         )
@@ -642,7 +647,7 @@ class Brick(Annotation):
         self._parameters = Parameters(self, value)
 
     def __repr__(self):
-        return f"<{type(self).__name__} {self.name!r}>"
+        return f"<{describe(self)}>"
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -679,7 +684,7 @@ class Brick(Annotation):
         ]
         if missing:
             raise ValueError(
-                f"{type(self).__name__} {self.name!r} cannot {stage}: "
+                f"{describe(self)} cannot {stage}: "
                 f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set "
                 f"(give {'it' if len(missing) == 1 else 'them'} to the constructor, set the "
                 f"attribute, or let a parent brick push {'it' if len(missing) == 1 else 'them'})"
@@ -775,7 +780,7 @@ class Brick(Annotation):
     def get_dim(self, name):
         """The dimension of the input or output variable `name` of this brick."""
         raise ValueError(
-            f"{type(self).__name__} {self.name!r} has no dimension information for {name!r}"
+            f"{describe(self)} has no dimension information for {name!r}"
         )
 
     def get_dims(self, names):
@@ -792,7 +797,7 @@ class Brick(Annotation):
         while brick.parents:
             if len(brick.parents) > 1:
                 raise ValueError(
-                    f"{type(brick).__name__} {brick.name!r} has several parents "
+                    f"{describe(brick)} has several parents "
                     f"({', '.join(parent.name for parent in brick.parents)}): its path in "
                     f"the hierarchy is ambiguous"
                 )

@@ -3,7 +3,7 @@
 import numpy as np
 from pytensor.tensor.random.utils import RandomStream
 
-from blocks.bricks.base import Brick, application, lazy
+from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.config import config
 from blocks.roles import BIAS, FILTER, WEIGHT, has_roles
 
@@ -78,7 +78,7 @@ class Random(Brick):
     def theano_seed(self, value):
         if getattr(self, "_theano_rng", None) is not None:
             raise AttributeError(
-                f"{type(self).__name__} {self.name!r}: theano_seed cannot be changed once "
+                f"{describe(self)}: theano_seed cannot be changed once "
                 f"theano_rng was created"
             )
         self._theano_seed = value
@@ -143,7 +143,7 @@ class Initializable(RNGMixin, Brick):
         self.weights_init = weights_init
         if not self.has_biases and (biases_init is not None or use_bias is not None):
             raise ValueError(
-                f"{type(self).__name__} {self.name!r} has no biases: biases_init and "
+                f"{describe(self)} has no biases: biases_init and "
                 f"use_bias are not supported"
             )
         self.biases_init = biases_init
@@ -181,7 +181,7 @@ class Initializable(RNGMixin, Brick):
         scheme = getattr(self, attribute, None)
         if not scheme:
             raise ValueError(
-                f"{type(self).__name__} {self.name!r} cannot initialize its parameters: "
+                f"{describe(self)} cannot initialize its parameters: "
                 f"{attribute} is not set (give it to the constructor, set the attribute, or "
                 f"let a parent brick push it)"
             )
@@ -228,6 +228,6 @@ class Activation(Brick):
 
     def get_dim(self, name):
         raise ValueError(
-            f"{type(self).__name__} {self.name!r} is elementwise and has no dimension of its "
+            f"{describe(self)} is elementwise and has no dimension of its "
             f"own for {name!r}"
         )

@@ -2,7 +2,14 @@
 
 import copy
 
-from blocks.bricks.base import BoundApplication, Brick, NoneAllocation, application, lazy
+from blocks.bricks.base import (
+    BoundApplication,
+    Brick,
+    NoneAllocation,
+    application,
+    describe,
+    lazy,
+)
 from blocks.bricks.interfaces import Feedforward, Initializable
 from blocks.bricks.simple import Linear
 
@@ -96,7 +103,7 @@ class FeedforwardSequence(Sequence, Feedforward):
             if out_dim is not NoneAllocation and in_dim is not NoneAllocation \
                     and out_dim is not None and in_dim is not None and out_dim != in_dim:
                 raise ValueError(
-                    f"{type(self).__name__} {self.name!r}: the output_dim of "
+                    f"{describe(self)}: the output_dim of "
                     f"{before.name!r} ({out_dim}) does not match the input_dim of "
                     f"{after.name!r} ({in_dim})"
                 )

@@ -6,7 +6,7 @@ from pytensor.graph.basic import Variable
 from pytensor.raise_op import Assert
 from pytensor.tensor.special import log_softmax, softmax
 
-from blocks.bricks.base import Brick, application, lazy
+from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.bricks.interfaces import Activation, Feedforward, Initializable, LinearLike
 from blocks.bricks.wrappers import WithExtraDims
 from blocks.roles import BIAS, WEIGHT
@@ -23,7 +23,7 @@ def check_last_dim(brick, argument, variable, expected, min_ndim=1):
 
     The last dimension is compared only when both it and `expected` are known.
     """
-    where = f"{type(brick).__name__} {brick.name!r}: argument {argument!r}"
+    where = f"{describe(brick)}: argument {argument!r}"
     if not isinstance(variable, Variable):
         raise TypeError(f"{where} must be a symbolic variable, got {type(variable).__name__}")
     if variable.ndim < min_ndim:
@@ -36,11 +36,6 @@ def check_last_dim(brick, argument, variable, expected, min_ndim=1):
             f"{where}: expected the last dimension to be {expected}, found {static} "
             f"(full static shape received: {variable.type.shape})"
         )
-
-
-def describe(brick):
-    """``Type 'name'``: how error messages name a brick."""
-    return f"{type(brick).__name__} {brick.name!r}"
 
 
 def as_symbolic(brick, argument, value):
