@@ -36,6 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+# The library's graph rewrites (registered with PyTensor on import) apply to every PyTensor
+# candidate, hand-written ones included, here and in the compile-time processes.
+import blocks  # noqa: F401
+
 __all__ = [
     "Candidate", "alternate", "compile_times", "format_table", "gemm_peak", "limit_threads",
     "median_time", "peak_candidate", "parse_args", "run_benchmark", "write_json", "RESULTS_DIR",
@@ -134,6 +138,7 @@ def alternate(candidates, rounds=30, calls=5, warmup=3):
 _COMPILE_SCRIPT = """
 import importlib, json, sys, time
 start = time.perf_counter()
+import blocks
 module, function = sys.argv[1].split(":")
 compile_, run = getattr(importlib.import_module(module), function)()
 # One-time costs of a process (importing Numba, setting up its registries) are paid by

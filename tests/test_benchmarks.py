@@ -1,0 +1,60 @@
+"""The benchmark harness's bookkeeping (no timing is checked: timings never go in tests)."""
+
+import json
+
+import pytest
+
+from benchmarks import harness, run
+
+
+def _candidate(name, log):
+    return harness.Candidate(name, lambda: log.append(name), flops=2e9)
+
+
+def test_alternate_rotates_and_records_every_round():
+    log = []
+    candidates = [_candidate(name, log) for name in "abc"]
+    harness.alternate(candidates, rounds=3, calls=2, warmup=1)
+    assert log[:3] == list("abc")                       # warm-up
+    assert log[3:] == list("aabbcc" "bbccaa" "ccaabb")  # the order rotates
+    assert all(len(c.times) == 3 for c in candidates)
+
+
+def test_summary_and_table():
+    a = harness.Candidate("ours", None, flops=2e9, times=[0.010, 0.012, 0.011],
+                          compile={"cold_s": 30.0, "warm_s": 0.5})
+    b = harness.Candidate("pytorch", None, flops=2e9, times=[0.022, 0.020, 0.024])
+    rows = harness._summary([a, b], "pytorch", peak=400.0)
+    assert rows[0]["median_ms"] == pytest.approx(11.0)
+    assert rows[0]["ratio"] == pytest.approx(0.5)
+    assert rows[0]["gflops"] == pytest.approx(2e9 / 0.011 / 1e9)
+    assert rows[0]["percent_peak"] == pytest.approx(100 * rows[0]["gflops"] / 400)
+    assert rows[1]["cold_compile_s"] is None
+    table = harness.format_table(rows, "pytorch").splitlines()
+    assert table[0].split()[:3] == ["candidate", "median", "ms"]
+    assert table[2].split()[:4] == ["ours", "11.00", "10.00", "0.50"]
+    assert table[3].split()[-2:] == ["-", "-"]          # no compile time for PyTorch
+
+
+def test_summary_without_reference():
+    a = harness.Candidate("ours", None, flops=1e9, times=[0.01])
+    assert harness._summary([a], "pytorch", peak=100.0)[0]["ratio"] is None
+
+
+def test_write_json(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "RESULTS_DIR", tmp_path / "results")
+    path = harness.write_json("unit", {"rows": [1.5]})
+    assert json.loads(path.read_text()) == {"rows": [1.5]}
+
+
+def test_parse_args_defaults_and_options():
+    args = harness.parse_args([])
+    assert (args.rounds, args.calls, args.no_compile, args.threads) == (30, 5, False, None)
+    args = harness.parse_args(["--rounds", "3", "--no-compile", "--threads", "1"])
+    assert (args.rounds, args.no_compile, args.threads) == (3, True, 1)
+
+
+def test_runner_lists_and_refuses_unknown(capsys):
+    assert "mlp" in run.available()
+    assert run.main(["no-such-benchmark"]) == 2
+    assert "unknown benchmark" in capsys.readouterr().err
