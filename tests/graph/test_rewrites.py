@@ -60,6 +60,17 @@ def test_gemm_patterns(expression, reference):
     np.testing.assert_allclose(fn(Z, H, W0), reference(Z, H, W0))
 
 
+def test_update_reading_its_own_weights_stays_out_of_place():
+    """``W - lr * dot(W.T, W)``: overwriting W while BLAS reads it would be wrong."""
+    start = rng.standard_normal((3, 3))
+    W = pytensor.shared(start.copy(), name="W")
+    fn = pytensor.function([], [], updates=[(W, W - 0.1 * pt.dot(W.T, W))],
+                           mode=NUMBA_REWRITES)
+    assert [op.inplace for op in _gemms(fn)] == [False]
+    fn()
+    np.testing.assert_allclose(W.get_value(), start - 0.1 * start.T @ start)
+
+
 def test_products_become_blas_dot():
     x, w = pt.matrices("x", "w")
     fn = pytensor.function([x, w], [pt.dot(x, w), pt.dot(x.T, x)], mode=NUMBA_REWRITES)
