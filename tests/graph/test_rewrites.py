@@ -7,6 +7,7 @@ import pytest
 from pytensor.compile.mode import Mode, get_mode
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import Dot
+from pytensor.tensor.special import LogSoftmax, Softmax
 
 import blocks  # noqa: F401  (registers the rewrites)
 from blocks.graph.blas import BlasDot, BlasGemm
@@ -108,6 +109,22 @@ def test_other_dtypes_keep_dot():
     fn = pytensor.function([i, j, x32, x64], [pt.dot(i, j), pt.dot(x32, x64)],
                            mode=NUMBA_REWRITES)
     assert _count(fn, BlasDot) == 0 and _count(fn, Dot) == 2
+
+
+def test_softmax_ops_are_inlined():
+    x = pt.matrix("x")
+    outputs = [pt.special.softmax(x, axis=1), pt.special.log_softmax(x, axis=1)]
+    fn = pytensor.function([x], outputs, mode=NUMBA_REWRITES)
+    assert _count(fn, Softmax | LogSoftmax) == 0
+    shifted = H - H.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    probabilities, log_probabilities = fn(H)
+    np.testing.assert_allclose(probabilities, np.exp(log_p))
+    np.testing.assert_allclose(log_probabilities, log_p)
+    # Huge logits stay finite: the inlined graph is the stabilised one.
+    assert np.isfinite(fn(np.array([[1e4, 0.0, -1e4]]))[1]).all()
+    kept = pytensor.function([x], outputs[0], mode="FAST_COMPILE")
+    assert _count(kept, Softmax) == 1
 
 
 def test_not_in_fast_compile():
