@@ -19,12 +19,12 @@ The attention mechanism of [BCB]_ is :class:`SequenceContentAttention`;
 import pytensor
 import pytensor.tensor as pt
 
-from blocks.bricks.base import Brick, application, lazy
+from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.bricks.interfaces import Feedforward, Initializable
 from blocks.bricks.parallel import Distribute, Parallel
 from blocks.bricks.recurrent.base import BaseRecurrent, recurrent
 from blocks.bricks.sequences import Sequence
-from blocks.bricks.simple import Linear, Tanh, describe
+from blocks.bricks.simple import Linear, Tanh
 from blocks.utils import check_variable, dict_subset, dict_union, pack
 
 __all__ = [

@@ -23,12 +23,12 @@ import pytensor
 import pytensor.tensor as pt
 
 from blocks.bricks.attention import AbstractAttentionRecurrent, AttentionRecurrent
-from blocks.bricks.base import Brick, application, lazy
+from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.bricks.interfaces import Initializable, Random
 from blocks.bricks.lookup import LookupTable
 from blocks.bricks.parallel import Fork, Merge
 from blocks.bricks.recurrent.base import recurrent
-from blocks.bricks.simple import Bias, NDimensionalSoftmax, describe
+from blocks.bricks.simple import Bias, NDimensionalSoftmax
 from blocks.roles import COST, add_role
 from blocks.utils import dict_subset, dict_union
 
