@@ -16,7 +16,8 @@ as PyTorch users write custom cells (the GRU here applies the reset gate before 
 recurrent product, which ``torch.nn.GRU`` does not). Both start from the same parameter
 values and data; the script checks that their losses agree over two steps before timing.
 
-Run ``python -m benchmarks.bench_seq2seq``.
+Run ``python -m benchmarks.run seq2seq`` (or ``python -m benchmarks.bench_seq2seq``). Compiling
+the step (scan gradients through the attention, Numba) takes minutes.
 """
 
 import numpy as np
