@@ -4,6 +4,9 @@ Imported (which registers them with PyTensor's Numba backend) the first time one
 the ops is used, so that importing the library does not import Numba.
 """
 
+from hashlib import sha256
+from pathlib import Path
+
 import numpy as np
 from pytensor.link.numba.dispatch.basic import (
     numba_njit,
@@ -12,8 +15,12 @@ from pytensor.link.numba.dispatch.basic import (
 
 from blocks.bricks.conv_ops import Col2Im, Im2Col
 
+#: Salt of PyTensor's on-disk cache key for these kernels: the cache is keyed by the op's
+#: properties, so a change of this file must change the key.
+KERNELS_VERSION = int(sha256(Path(__file__).read_bytes()).hexdigest()[:12], 16)
 
-@numba_njit(inline="always")
+
+@numba_njit
 def _valid_range(offset, stride, size, count):
     """The outputs ``o`` in ``[lo, hi)`` such that ``0 <= o * stride + offset < size``."""
     lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
@@ -35,45 +42,60 @@ def _kernels(op):
     dh, dw = op.dilation
     (top, bottom), (left, right) = op.padding
 
-    @numba_njit(inline="always")
+    @numba_njit
     def out_size(rows, cols):
         return ((rows + top + bottom - (kh - 1) * dh - 1) // sh + 1,
                 (cols + left + right - (kw - 1) * dw - 1) // sw + 1)
 
+    # Plain index loops: slicing would create an array view (and reference counting) per
+    # image row, which costs more than the handful of pixels it copies.
+
     @numba_njit(boundscheck=False)
-    def move(images, columns, to_columns):
+    def gather(images, columns):
         batch, channels, rows, cols = images.shape
         out_rows, out_cols = out_size(rows, cols)
         for c in range(channels):
             for i in range(kh):
                 for j in range(kw):
-                    row = columns[(c * kh + i) * kw + j]
+                    r = (c * kh + i) * kw + j
                     offset = j * dw - left
                     lo, hi = _valid_range(offset, sw, cols, out_cols)
                     for b in range(batch):
                         for y in range(out_rows):
                             base = (b * out_rows + y) * out_cols
                             iy = y * sh + i * dh - top
-                            if iy < 0 or iy >= rows:
-                                if to_columns:
-                                    row[base:base + out_cols] = 0
-                                continue
-                            image_row = images[b, c, iy]
-                            if to_columns:
-                                row[base:base + lo] = 0
-                                for x in range(lo, hi):
-                                    row[base + x] = image_row[x * sw + offset]
-                                row[base + hi:base + out_cols] = 0
-                            else:
-                                for x in range(lo, hi):
-                                    image_row[x * sw + offset] += row[base + x]
+                            inside = 0 <= iy < rows
+                            for x in range(out_cols):
+                                if inside and lo <= x < hi:
+                                    columns[r, base + x] = images[b, c, iy, x * sw + offset]
+                                else:
+                                    columns[r, base + x] = 0
 
-    return out_size, move
+    @numba_njit(boundscheck=False)
+    def scatter(columns, images):
+        # One image plane at a time, all taps: the plane stays in cache while it sums.
+        batch, channels, rows, cols = images.shape
+        out_rows, out_cols = out_size(rows, cols)
+        for c in range(channels):
+            for b in range(batch):
+                for i in range(kh):
+                    for j in range(kw):
+                        r = (c * kh + i) * kw + j
+                        offset = j * dw - left
+                        lo, hi = _valid_range(offset, sw, cols, out_cols)
+                        for y in range(out_rows):
+                            iy = y * sh + i * dh - top
+                            if 0 <= iy < rows:
+                                base = (b * out_rows + y) * out_cols
+                                for x in range(lo, hi):
+                                    images[b, c, iy, x * sw + offset] += columns[r, base + x]
+
+    return out_size, gather, scatter
 
 
 @register_funcify_default_op_cache_key(Im2Col)
 def _numba_im2col(op, node=None, **kwargs):
-    out_size, move = _kernels(op)
+    out_size, gather, _ = _kernels(op)
     kh, kw = op.kernel_shape
 
     @numba_njit
@@ -83,15 +105,15 @@ def _numba_im2col(op, node=None, **kwargs):
         if out_rows <= 0 or out_cols <= 0:
             raise ValueError("Im2Col: the (dilated) filter does not fit in the padded input")
         columns = np.empty((channels * kh * kw, batch * out_rows * out_cols), images.dtype)
-        move(images, columns, True)
+        gather(images, columns)
         return columns
 
-    return im2col
+    return im2col, KERNELS_VERSION
 
 
 @register_funcify_default_op_cache_key(Col2Im)
 def _numba_col2im(op, node=None, **kwargs):
-    out_size, move = _kernels(op)
+    out_size, _, scatter = _kernels(op)
     kh, kw = op.kernel_shape
 
     @numba_njit
@@ -103,7 +125,7 @@ def _numba_col2im(op, node=None, **kwargs):
                 or columns.shape[1] != batch * out_rows * out_cols:
             raise ValueError("Col2Im: the columns do not match the image shape")
         images = np.zeros((batch, channels, rows, cols), columns.dtype)
-        move(images, np.ascontiguousarray(columns), False)
+        scatter(np.ascontiguousarray(columns), images)
         return images
 
-    return col2im
+    return col2im, KERNELS_VERSION
