@@ -94,6 +94,14 @@ class Random(Brick):
     def theano_rng(self, value):
         self._theano_rng = value
 
+    def __getstate__(self):
+        # A RandomStream holds modules and cannot be pickled; the random variables already
+        # in graphs keep their own shared generators, and a new stream is made from
+        # theano_seed when the unpickled brick next samples.
+        state = super().__getstate__()
+        state.pop("_theano_rng", None)
+        return state
+
 
 class Feedforward(Brick):
     """A brick with one input and one output, configured by ``input_dim`` and ``output_dim``.

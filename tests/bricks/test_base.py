@@ -826,3 +826,20 @@ def test_pickle_graph_reaching_bricks_through_parameters_first():
     assert restored_brick.name.startswith("linear")
     assert [p.name for p in restored_brick.parameters] == ["W", "b"]
     assert np.allclose(restored_brick.parameters[0].get_value(), 1)
+
+
+class Sampler(Random):
+    @application(inputs=["x"], outputs=["y"])
+    def apply(self, x):
+        return x + self.theano_rng.normal(size=x.shape)
+
+
+def test_random_brick_pickles_after_sampling():
+    sampler = Sampler(theano_seed=3)
+    x = pt.vector("x")
+    sampler.apply(x)
+    restored = pickle.loads(pickle.dumps(sampler))
+    assert restored.theano_seed == 3
+    first = restored.apply(x).eval({x: np.zeros(4)})
+    again = Sampler(theano_seed=3).apply(x).eval({x: np.zeros(4)})
+    assert np.allclose(first, again)
