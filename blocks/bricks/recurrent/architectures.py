@@ -11,7 +11,8 @@ import pytensor.tensor as pt
 from blocks.bricks.base import application, lazy
 from blocks.bricks.interfaces import Initializable
 from blocks.bricks.recurrent.base import BaseRecurrent, recurrent
-from blocks.bricks.simple import Logistic, Tanh
+from blocks.bricks.recurrent.fused import fused_states
+from blocks.bricks.simple import Identity, Logistic, Rectifier, Tanh
 from blocks.roles import INITIAL_STATE, WEIGHT
 
 __all__ = ["SimpleRecurrent", "LSTM", "GatedRecurrent"]
@@ -36,6 +37,11 @@ def _check_step_input(brick, argument, variable, expected_dim):
         )
 
 
+def _one_step(sequence):
+    """A variable of the type of one step of `sequence`."""
+    return sequence.type.clone(shape=sequence.type.shape[1:])()
+
+
 def _masked(mask, new, old):
     """`new` where the mask is 1, `old` where it is 0 (for a mask of shape (batch,))."""
     if mask is None:
@@ -45,13 +51,26 @@ def _masked(mask, new, old):
 
 
 class _StandardRecurrent(BaseRecurrent, Initializable):
-    """What the three standard transitions share: a dimension and trainable initial states.
+    """What the three standard transitions share: a dimension, trainable initial states
+    and whole loops run by a fused op.
 
     Subclasses list their initial-state parameters in ``_initial_state_names`` (in the
     order of ``apply.states``) and create them with :meth:`_create_initial_states`.
+
+    Attributes
+    ----------
+    fused : bool
+        True (the default): applying the brick to whole sequences builds one
+        :class:`~blocks.bricks.recurrent.fused.FusedRecurrent` node (fast, exact
+        gradients) when it supports the configuration, otherwise a :func:`pytensor.scan`
+        loop over the one-step application. Set it to False to always get the scan loop,
+        e.g. to find or transform the variables of one step in the graph.
     """
 
     _initial_state_names = ("initial_state",)
+    fused = True
+    #: The kind of FusedRecurrent loop that computes this transition.
+    _fused_kind = None
 
     def _create_initial_states(self):
         for name in self._initial_state_names:
@@ -81,6 +100,38 @@ class _StandardRecurrent(BaseRecurrent, Initializable):
     @initial_states.property("outputs")
     def initial_states_outputs(self):
         return self.apply.states
+
+    def fused_recurrence(self, bound, sequences, states, contexts, reverse):
+        """The outputs of the whole loop computed by a fused op, or None if not supported.
+
+        Called by :func:`~blocks.bricks.recurrent.recurrent` with the sequences in time
+        order and the initial states.
+        """
+        # Subclasses that redefine apply get the scan loop over their own step.
+        owner = next(c for c in type(self).__mro__ if vars(c).get("_fused_kind"))
+        if not self.fused or contexts or bound.application is not owner.apply:
+            return None
+        activation = self._fused_activation()
+        if activation is None:
+            return None
+        mask = sequences.get("mask")
+        inputs = {name: value for name, value in sequences.items() if name != "mask"}
+        if any(name not in inputs for name in self._fused_sequences):
+            return None
+        # The same checks as the step's, on one step's types.
+        self._check_step(None if mask is None else _one_step(mask), states,
+                         **{name: _one_step(value) for name, value in inputs.items()})
+        return fused_states(
+            self._fused_kind, [inputs[name] for name in self._fused_sequences],
+            [states[name] for name in self.apply.states], self._fused_parameters(),
+            mask=mask, reverse=reverse, activation=activation)
+
+    _fused_sequences = ("inputs",)
+
+    def _fused_activation(self):
+        if type(self.activation) is Tanh and type(self.gate_activation) is Logistic:
+            return "tanh"
+        return None
 
     def _check_step(self, mask, states, **inputs):
         for name, value in inputs.items():
@@ -133,10 +184,20 @@ class SimpleRecurrent(_StandardRecurrent):
         self.activation = activation
         self.children = [activation]
 
+    _fused_kind = "simple"
+    _fused_activations = {Tanh: "tanh", Logistic: "logistic", Identity: "identity",
+                          Rectifier: "rectifier"}
+
     @property
     def W(self):
         """The recurrent weight matrix, ``(dim, dim)``."""
         return self.parameters[0]
+
+    def _fused_activation(self):
+        return self._fused_activations.get(type(self.activation))
+
+    def _fused_parameters(self):
+        return [self.W]
 
     @property
     def initial_state(self):
@@ -235,6 +296,7 @@ class LSTM(_StandardRecurrent):
     """
 
     _initial_state_names = ("initial_state", "initial_cells")
+    _fused_kind = "lstm"
 
     @lazy(allocation=["dim"])
     def __init__(self, dim, activation=None, gate_activation=None, **kwargs):
@@ -256,6 +318,9 @@ class LSTM(_StandardRecurrent):
                              doc="The trainable initial state, ``(dim,)``.")
     initial_cells = property(lambda self: self.parameters[5],
                              doc="The trainable initial cells, ``(dim,)``.")
+
+    def _fused_parameters(self):
+        return [self.W_state, self.W_cell_to_in, self.W_cell_to_forget, self.W_cell_to_out]
 
     def get_dim(self, name):
         if name == "inputs":
@@ -371,6 +436,9 @@ class GatedRecurrent(_StandardRecurrent):
         self.gate_activation = gate_activation if gate_activation is not None else Logistic()
         self.children = [self.activation, self.gate_activation]
 
+    _fused_kind = "gru"
+    _fused_sequences = ("inputs", "gate_inputs")
+
     state_to_state = property(lambda self: self.parameters[0],
                               doc="The recurrent weights of the candidate, ``(dim, dim)``.")
     state_to_gates = property(lambda self: self.parameters[1],
@@ -387,6 +455,9 @@ class GatedRecurrent(_StandardRecurrent):
         if name == "gate_inputs":
             return 2 * self.dim
         return super().get_dim(name)
+
+    def _fused_parameters(self):
+        return [self.state_to_state, self.state_to_gates]
 
     def _allocate(self):
         self.create_parameter("state_to_state", (self.dim, self.dim), WEIGHT)

@@ -22,10 +22,6 @@ from blocks.initialization import NdarrayInitialization
 
 __all__ = ["BaseRecurrent", "recurrent"]
 
-#: Keyword arguments the iterating application understands besides the step's own.
-ITERATION_ARGUMENTS = ("iterate", "reverse", "return_initial_states", "n_steps", "batch_size")
-
-
 def _describe(brick):
     return f"{type(brick).__name__} {brick.name!r}"
 
@@ -287,6 +283,7 @@ def _iterate(brick, bound, application_call, step_takes_call, kwargs):
     reverse = kwargs.pop("reverse", False)
     return_initial_states = kwargs.pop("return_initial_states", False)
     n_steps = kwargs.pop("n_steps", None)
+    explicit_n_steps = n_steps is not None
     batch_size = kwargs.pop("batch_size", None)
     sequence_names, state_names = list(bound.sequences), list(bound.states)
     context_names, output_names = list(bound.contexts), list(bound.outputs)
@@ -325,14 +322,14 @@ def _iterate(brick, bound, application_call, step_takes_call, kwargs):
                              {**sequences, **contexts, **state_kwargs, **kwargs})
     others = kwargs  # anything else is passed unchanged to every step
 
-    if reverse:
-        sequences = OrderedDict((name, seq[::-1]) for name, seq in sequences.items())
-
+    # A brick may compute the whole loop itself (e.g. with a fused op); None if it can't.
     fused = getattr(brick, "fused_recurrence", None)
     results = None
-    if fused is not None and not others:
-        results = fused(bound, sequences, states, contexts)
+    if fused is not None and not others and not explicit_n_steps:
+        results = fused(bound, sequences, states, contexts, reverse)
     if results is None:
+        if reverse:
+            sequences = OrderedDict((name, seq[::-1]) for name, seq in sequences.items())
         results = _scan(brick, bound, application_call, sequences, states, contexts, others,
                         n_steps)
     if return_initial_states:

@@ -73,11 +73,17 @@ def reference(kind, p, data, h0, c0=None, mask=None, reverse=False):
 KINDS = ["simple", "lstm", "gru"]
 
 
-@pytest.fixture(scope="module", params=KINDS)
+@pytest.fixture(scope="module", params=[(kind, fused) for kind in KINDS
+                                        for fused in (True, False)],
+                ids=lambda p: f"{p[0]}-{'fused' if p[1] else 'scan'}")
 def case(request):
-    """A brick, its symbolic inputs and one function covering the options."""
-    kind = request.param
+    """A brick, its symbolic inputs and one function covering the options.
+
+    Fused: the loop is one FusedRecurrent node; scan: a scan over the step.
+    """
+    kind, fused = request.param
     brick = make(kind)
+    brick.fused = fused
     inputs = sequence_inputs(kind)
     mask = pt.matrix("mask")
     h0 = pt.matrix("h0")
@@ -93,6 +99,8 @@ def case(request):
     function = pytensor.function(
         list(inputs.values()) + [mask] + list(given.values()),
         plain + masked_reversed + with_states + step, on_unused_input="ignore")
+    ops = {type(node.op).__name__ for node in function.maker.fgraph.apply_nodes}
+    assert ("FusedRecurrent" in ops) == fused and ("Scan" in ops) != fused, ops
     return kind, brick, function, len(plain)
 
 
@@ -137,29 +145,38 @@ def test_masked_steps_keep_previous_state(case):
         np.testing.assert_allclose(actual, np.broadcast_to(initial, actual.shape), rtol=1e-6)
 
 
-def _gradient_check(kind, reverse=False, masked=False):
-    brick = make(kind, dim=2)
-    names = [p.name for p in brick.parameters]
-    # Two steps of a batch of two keep the finite differences cheap.
-    data = {name: value[:2, :2] for name, value in input_values(kind, seed=5).items()}
-    shapes = {name: value.shape for name, value in data.items()}
-
+def _cost(brick, kind, names, shapes, masked, reverse):
     def cost(*variables):
         parameters = dict(zip(names, variables[:len(names)]))
         inputs = dict(zip(shapes, variables[len(names):]))
         mask = pt.as_tensor_variable(MASK[1:3, :2]) if masked else None
         outputs = brick.apply(**inputs, mask=mask, reverse=reverse, return_list=True)
         output = sum((o ** 2).sum() * (i + 1) for i, o in enumerate(outputs))
-        return clone_replace(
-            output, {p: parameters[p.name] for p in brick.parameters})
-
-    point = [p.get_value() for p in brick.parameters] + list(data.values())
-    verify_grad(cost, point, rng=np.random.default_rng(0), eps=1e-6)
+        return clone_replace(output, {p: parameters[p.name] for p in brick.parameters})
+    return cost
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_gradients(kind):
-    _gradient_check(kind, reverse=True, masked=True)
+    """verify_grad on the fused loop; the scan loop's gradients must be the same."""
+    brick = make(kind, dim=2)
+    names = [p.name for p in brick.parameters]
+    # Two steps of a batch of two keep the finite differences cheap.
+    data = {name: value[:2, :2] for name, value in input_values(kind, seed=5).items()}
+    shapes = {name: value.shape for name, value in data.items()}
+    cost = _cost(brick, kind, names, shapes, masked=True, reverse=True)
+    point = [p.get_value() for p in brick.parameters] + list(data.values())
+    verify_grad(cost, point, rng=np.random.default_rng(0), eps=1e-6)
+
+    variables = [pt.as_tensor_variable(value).type() for value in point]
+    gradients = []
+    for fused in (True, False):
+        brick.fused = fused
+        gradients.append(pytensor.grad(cost(*variables), variables))
+    function = pytensor.function(variables, gradients[0] + gradients[1])
+    results = function(*point)
+    for fused_grad, scan_grad in zip(results[:len(point)], results[len(point):]):
+        np.testing.assert_allclose(fused_grad, scan_grad, rtol=1e-9, atol=1e-12)
 
 
 def test_parameters_and_roles():
@@ -251,13 +268,25 @@ def test_mask_shape_mismatch():
 
 
 @pytest.mark.numba
-def test_simple_recurrent_scan_under_numba():
-    rnn = make("simple")
-    x = pt.tensor3("x")
-    states = rnn.apply(x, mask=pt.as_tensor_variable(MASK))
-    function = pytensor.function([x], states)
-    data = input_values("simple")
-    p = values(rnn)
+def test_fused_gru_under_numba():
+    gru = make("gru")
+    inputs = sequence_inputs("gru")
+    states = gru.apply(**inputs, mask=pt.as_tensor_variable(MASK), reverse=True)
+    grads = pytensor.grad((states ** 2).sum(), [gru.state_to_gates, inputs["inputs"]])
+    function = pytensor.function(list(inputs.values()), [states] + grads)
+    assert any(type(node.op).__name__ == "FusedRecurrentGrad"
+               for node in function.maker.fgraph.apply_nodes)
+    data = input_values("gru")
+    p = values(gru)
     h0 = np.ones((B, 1), dtype=floatX) * p["initial_state"]
-    expected = reference("simple", p, data, h0, mask=MASK)
-    np.testing.assert_allclose(function(data["inputs"]), expected[0], rtol=1e-5, atol=1e-6)
+    expected = reference("gru", p, data, h0, mask=MASK, reverse=True)
+    results = function(*data.values())
+    np.testing.assert_allclose(results[0], expected[0], rtol=1e-6, atol=1e-7)
+    gru.fused = False
+    scan_grads = pytensor.grad((gru.apply(**inputs, mask=pt.as_tensor_variable(MASK),
+                                          reverse=True) ** 2).sum(),
+                               [gru.state_to_gates, inputs["inputs"]])
+    expected_grads = pytensor.function(list(inputs.values()), scan_grads,
+                                       mode="FAST_COMPILE")(*data.values())
+    for result, wanted in zip(results[1:], expected_grads):
+        np.testing.assert_allclose(result, wanted, rtol=1e-6, atol=1e-7)
