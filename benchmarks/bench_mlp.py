@@ -54,7 +54,7 @@ def plain_pytensor_mode():
     """PyTensor's default mode without the rewrites of :mod:`blocks.graph.rewrites`."""
     from pytensor.compile.mode import get_default_mode
 
-    return get_default_mode().excluding("blocks_blas", "blocks_blas_inplace")
+    return get_default_mode().excluding("blocks")
 
 
 def bricks_graph():

@@ -19,8 +19,8 @@ every function compiled with the Numba linker (PyTensor's default mode) and to n
     A ``BlasGemm`` writes into ``z`` wherever the destroy handler allows it (a parameter
     that the function updates, an intermediate result used once).
 
-Exclude them by name, e.g.
-``pytensor.function(..., mode=get_default_mode().excluding('blocks_blas'))``.
+Exclude one by name or all of them by their common tag ``blocks``, e.g.
+``pytensor.function(..., mode=get_default_mode().excluding('blocks'))``.
 
 Examples
 --------
@@ -178,18 +178,21 @@ optdb.register(
     "blocks_inline_softmax",
     in2out(local_inline_softmax, name="blocks_inline_softmax"),
     "numba",
+    "blocks",
     position=47.4,  # after canonicalize/stabilize/specialize, before fusion (49)
 )
 optdb.register(
     "blocks_blas",
     in2out(local_blas_dot, local_blas_gemm, name="blocks_blas"),
     "numba",
+    "blocks",
     position=47.5,  # after specialize, before add/mul flattening (48) and fusion (49)
 )
 optdb.register(
     "blocks_blas_inplace",
     in2out(local_blas_gemm_inplace, name="blocks_blas_inplace"),
     "numba",
+    "blocks",
     "inplace",
     position=50.25,  # after the destroy handler (49.5), before elementwise in-place (50.5)
 )

@@ -133,11 +133,13 @@ def test_not_in_fast_compile():
     assert _count(fn, BlasDot) == 0
 
 
-def test_excluded_by_name():
+@pytest.mark.parametrize("name", ["blocks_blas", "blocks"])
+def test_excluded_by_name_or_tag(name):
     x, w = pt.matrices("x", "w")
-    mode = Mode(linker="py", optimizer=get_mode("NUMBA")._optimizer).excluding("blocks_blas")
-    fn = pytensor.function([x, w], pt.dot(x, w), mode=mode)
+    fn = pytensor.function([x, w], [pt.dot(x, w), pt.special.softmax(x, axis=1)],
+                           mode=NUMBA_REWRITES.excluding(name))
     assert _count(fn, BlasDot) == 0
+    assert _count(fn, Softmax) == (1 if name == "blocks" else 0)
 
 
 @pytest.mark.numba
