@@ -6,6 +6,10 @@
 """
 
 EXAMPLES = {
+    "reverse_words": ("blocks.examples.reverse_words",
+                      "an attention encoder-decoder learns to reverse the letters of words"),
+    "markov_chain": ("blocks.examples.markov_chain",
+                     "a sequence generator learns a known Markov chain"),
     "mnist": ("blocks.examples.mnist",
               "an MLP classifies handwritten digits (scikit-learn's bundled 8x8 digits)"),
     "lenet": ("blocks.examples.lenet", "a convolutional network classifies the same digits"),

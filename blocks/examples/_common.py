@@ -30,7 +30,7 @@ from blocks.extensions import SimpleExtension
 
 __all__ = [
     "ExampleError", "Experiment", "make_parser", "positive_int", "run_example",
-    "command_line", "last_records", "training_curves", "plot_path", "EpochLine",
+    "command_line", "last_records", "exact_mean", "training_curves", "plot_path", "EpochLine",
     "PlotCurves", "AtMostEvery",
 ]
 
@@ -120,6 +120,21 @@ class Experiment:
         for prefix, _, variables in self.evaluations:
             names += [f"{prefix}_{variable.name}" for variable in variables]
         return names
+
+
+def exact_mean(variable, weight, name):
+    """`variable`, a mean over `weight` items of a batch, monitored as an exact mean.
+
+    Aggregated over the batches of an epoch it gives ``sum(variable * weight) /
+    sum(weight)``: e.g. a cost per symbol weighted by the symbols of each batch, or a
+    per-sequence cost of time-major batches weighted by their number of sequences
+    (whose batch size the monitoring would otherwise take from the time axis).
+    """
+    from blocks.monitoring.aggregation import mean
+
+    result = mean(variable * weight, weight)
+    result.name = name
+    return result
 
 
 def plot_path(save_to):
