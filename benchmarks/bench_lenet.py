@@ -7,8 +7,9 @@ forward, backward and an SGD update of every parameter (learning rate 0.01). All
 candidates start from the same parameter values and data; the script checks that their
 losses agree over two steps before timing them.
 
-Run ``python -m benchmarks.bench_lenet``; ``--keep-heap`` first tunes glibc's allocator
-(see :func:`keep_heap`), for the whole process, PyTorch included.
+Run ``python -m benchmarks.run lenet`` (or ``python -m benchmarks.bench_lenet``);
+``--keep-heap`` first tunes glibc's allocator (see :func:`keep_heap`) for the whole
+process, PyTorch included.
 """
 
 import ctypes

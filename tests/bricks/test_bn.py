@@ -225,3 +225,22 @@ def test_batch_normalized_mlp_configuration():
     assert not mlp.conserve_memory and not bn.conserve_memory
     mlp.conserve_memory = True
     assert bn.conserve_memory
+
+
+def test_bricks_pickle_with_their_statistics():
+    import pickle
+
+    bn = SpatialBatchNormalization()
+    seq = ConvolutionalSequence([Convolutional((2, 2), 2), bn], num_channels=1,
+                                image_size=(3, 3), weights_init=Constant(1.0),
+                                biases_init=Constant(0.0))
+    seq.initialize()
+    bn.population_mean.set_value(np.full((2, 1, 1), 0.5))
+    copy = pickle.loads(pickle.dumps(seq))
+    copied_bn = copy.layers[1]
+    assert copied_bn.population_mean.get_value().ravel().tolist() == [0.5, 0.5]
+    assert get_brick(copied_bn.population_mean) is copied_bn
+    x_var = pt.tensor4("x")
+    x = RNG.standard_normal((2, 1, 3, 3))
+    np.testing.assert_allclose(copy.apply(x_var).eval({x_var: x}),
+                               seq.apply(x_var).eval({x_var: x}))
