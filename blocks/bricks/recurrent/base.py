@@ -430,4 +430,6 @@ def _match_state(brick, bound, name, output, initial):
         )
     if output.dtype != initial.dtype:
         output = output.astype(initial.dtype)
-    return output
+    # Scan needs the next state to have exactly the type of the initial one: a constant
+    # batch size of 1 gives the initial states a static shape the step does not infer.
+    return initial.type.filter_variable(output)
