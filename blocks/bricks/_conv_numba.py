@@ -20,6 +20,24 @@ from blocks.bricks.conv_ops import Col2Im, Im2Col
 KERNELS_VERSION = int(sha256(Path(__file__).read_bytes()).hexdigest()[:12], 16)
 
 
+def once_per_op(funcify):
+    """Build an op's kernels once per distinct op (ops with equal properties share them).
+
+    PyTensor asks for the kernels of every node; two convolutions or poolings of the same
+    geometry in a graph then compile once instead of twice.
+    """
+    built = {}
+
+    def funcify_once(op, node=None, **kwargs):
+        if op not in built:
+            built[op] = funcify(op, node=node, **kwargs)
+        return built[op]
+
+    funcify_once.__name__ = funcify.__name__
+    funcify_once.__doc__ = funcify.__doc__
+    return funcify_once
+
+
 @numba_njit
 def _valid_range(offset, stride, size, count):
     """The outputs ``o`` in ``[lo, hi)`` such that ``0 <= o * stride + offset < size``."""
@@ -94,6 +112,7 @@ def _kernels(op):
 
 
 @register_funcify_default_op_cache_key(Im2Col)
+@once_per_op
 def _numba_im2col(op, node=None, **kwargs):
     out_size, gather, _ = _kernels(op)
     kh, kw = op.kernel_shape
@@ -112,6 +131,7 @@ def _numba_im2col(op, node=None, **kwargs):
 
 
 @register_funcify_default_op_cache_key(Col2Im)
+@once_per_op
 def _numba_col2im(op, node=None, **kwargs):
     out_size, _, scatter = _kernels(op)
     kh, kw = op.kernel_shape

@@ -14,6 +14,7 @@ from pytensor.link.numba.dispatch.basic import (
     register_funcify_default_op_cache_key,
 )
 
+from blocks.bricks._conv_numba import once_per_op
 from blocks.bricks.pool_ops import AvgPoolGrad, MaxPoolGrad, MaxPoolGradGrad, Pool
 
 #: Salt of PyTensor's on-disk cache key for these kernels: the cache is keyed by the op's
@@ -193,6 +194,7 @@ def _window_helpers(op):
 
 
 @register_funcify_default_op_cache_key(Pool)
+@once_per_op
 def _numba_pool(op, node=None, **kwargs):
     out_size = _geometry(op)
     window_max, window_sum, *_ = _window_helpers(op)
@@ -220,6 +222,7 @@ def _numba_pool(op, node=None, **kwargs):
 
 
 @register_funcify_default_op_cache_key(MaxPoolGrad)
+@once_per_op
 def _numba_max_pool_grad(op, node=None, **kwargs):
     window_max_add = _window_helpers(op)[3]
 
@@ -243,6 +246,7 @@ def _numba_max_pool_grad(op, node=None, **kwargs):
 
 
 @register_funcify_default_op_cache_key(MaxPoolGradGrad)
+@once_per_op
 def _numba_max_pool_grad_grad(op, node=None, **kwargs):
     window_max_sum = _window_helpers(op)[4]
 
@@ -266,6 +270,7 @@ def _numba_max_pool_grad_grad(op, node=None, **kwargs):
 
 
 @register_funcify_default_op_cache_key(AvgPoolGrad)
+@once_per_op
 def _numba_avg_pool_grad(op, node=None, **kwargs):
     window_add = _window_helpers(op)[2]
 
