@@ -220,12 +220,63 @@ def run_layer(layer, args):
     })
 
 
+_MEMORY_SCRIPT = """
+import resource, sys, json
+import numpy as np
+from benchmarks.bench_recurrent import brick_function
+layer, fused, length = sys.argv[1], sys.argv[2] == "fused", int(sys.argv[3])
+function, arguments, _ = brick_function(layer, fused)
+function(*arguments)
+long = [np.resize(a, (length,) + a.shape[1:]) for a in arguments]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+function(*long)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print("MEMORY", json.dumps({"peak_increase_mb": (after - before) / 1024,
+                            "inputs_mb": sum(a.nbytes for a in long) / 2 ** 20}))
+"""
+
+
+def memory(layers, variants, lengths=(250, 500, 1000)):
+    """Peak memory (maximum resident set size) added by one forward and backward pass over
+    long sequences, in fresh processes, in units of one float32 (time, batch, dim) array:
+    what a loop keeps for its gradient grows with the length, nothing else should."""
+    import json
+    import subprocess
+
+    from benchmarks.harness import ROOT, write_json
+
+    rows = []
+    for layer in layers:
+        for variant in variants:
+            for length in lengths:
+                done = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, layer, variant,
+                                       str(length)], cwd=ROOT, capture_output=True, text=True)
+                line = next((x for x in done.stdout.splitlines() if x.startswith("MEMORY ")),
+                            None)
+                if line is None:
+                    raise RuntimeError(done.stderr[-3000:])
+                result = json.loads(line.split(" ", 1)[1])
+                state_mb = length * BATCH * DIM * 4 / 2 ** 20
+                rows.append({"layer": layer, "variant": variant, "length": length,
+                             "state_mb": state_mb, **result})
+                peak = result["peak_increase_mb"]
+                print(f"{layer:4s} {variant:5s} T={length:5d}: peak +{peak:7.1f} MB = "
+                      f"{peak / state_mb:5.1f} x one (T, B, D) array ({state_mb:.1f} MB)",
+                      flush=True)
+    write_json("recurrent_memory", {"batch": BATCH, "dim": DIM, "rows": rows})
+    return rows
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     own = argparse.ArgumentParser(add_help=False)
     own.add_argument("--layers", nargs="+", choices=["gru", "lstm"], default=["gru", "lstm"])
     own.add_argument("--no-scan", action="store_true")
+    own.add_argument("--memory", action="store_true",
+                     help="measure peak memory over sequences of 250 to 1000 steps instead")
     extra, rest = own.parse_known_args(argv)
+    if extra.memory:
+        return memory(extra.layers, ["fused"] + ([] if extra.no_scan else ["scan"]))
     args = parse_args(rest, description=__doc__.splitlines()[0])
     args.no_scan = extra.no_scan
     return [run_layer(layer, args) for layer in extra.layers]

@@ -9,6 +9,7 @@ alike. The bricks use them automatically (see :func:`fused_states`); a loop buil
 :func:`pytensor.scan` remains for custom transitions and for cases the ops do not cover.
 """
 
+import zlib
 from collections import namedtuple
 
 import numba
@@ -31,8 +32,9 @@ __all__ = ["FusedRecurrent", "FusedRecurrentGrad", "fused_states"]
 _Kind = namedtuple("_Kind", [
     "sequences",  # number of sequence inputs (first inputs)
     "parameters",  # number of inputs after them: initial states and weights
-    "visible",  # number of outputs that are results (the others are kept for the gradient)
-    "widths",  # last dimension of each forward output, in multiples of dim
+    "visible",  # number of outputs that are results, (time, batch, dim)
+    "kept",  # widths, in multiples of dim, of the outputs kept for the gradient, which are
+    # (time, width, batch)
     "sequence_widths",  # last dimension of each sequence input, in multiples of dim
     "forward", "backward",
 ])
@@ -53,7 +55,7 @@ def run_kernel(backward, kind, activation, has_mask, reverse, inputs):
     kernel = spec.backward if backward else spec.forward
     results = kernel(mask, has_mask, reverse, kernels.ACTIVATIONS[activation], *data)
     n_outputs = (spec.sequences + spec.parameters + has_mask if backward
-                 else len(spec.widths))
+                 else spec.visible + len(spec.kept))
     return tuple(results[:n_outputs])
 
 
@@ -122,7 +124,8 @@ class FusedRecurrent(_FusedOp):
     Inputs, all of one float dtype: ``simple``: ``x, h0, W``; ``lstm``: ``x, h0, c0,
     W_state, W_cell_to_in, W_cell_to_forget, W_cell_to_out``; ``gru``: ``x, gate_x, h0,
     state_to_state, state_to_gates``; then the mask if any. The first outputs are the
-    states (and the cells for ``lstm``); the others are kept for the gradient.
+    states (and the cells for ``lstm``), ``(time, batch, dim)``; the others are kept for
+    the gradient, ``(time, features, batch)``.
 
     Examples
     --------
@@ -145,17 +148,21 @@ class FusedRecurrent(_FusedOp):
         x = inputs[0]
         n_steps, batch = x.type.shape[:2]
         dim = inputs[spec.sequences].type.shape[1]
-        outputs = [
-            pt.tensor(dtype=x.dtype, shape=(n_steps, batch, None if dim is None else dim * w))
-            for w in spec.widths
-        ]
-        return Apply(self, inputs, outputs)
+
+        def width(w):
+            return None if dim is None else dim * w
+
+        visible = [pt.tensor(dtype=x.dtype, shape=(n_steps, batch, dim))
+                   for _ in range(spec.visible)]
+        kept = [pt.tensor(dtype=x.dtype, shape=(n_steps, width(w), batch)) for w in spec.kept]
+        return Apply(self, inputs, visible + kept)
 
     def infer_shape(self, fgraph, node, input_shapes):
         spec = self.spec
         n_steps, batch = input_shapes[0][:2]
         dim = input_shapes[spec.sequences][1]
-        return [(n_steps, batch, dim * w) for w in spec.widths]
+        return ([(n_steps, batch, dim)] * spec.visible
+                + [(n_steps, dim * w, batch) for w in spec.kept])
 
     def pullback(self, inputs, outputs, output_grads):
         spec = self.spec
@@ -171,15 +178,15 @@ class FusedRecurrent(_FusedOp):
         parameters = inputs[spec.sequences:spec.sequences + spec.parameters]
         mask = inputs[-1:] if self.has_mask else []
         backward = FusedRecurrentGrad(self.kind, self.activation, self.has_mask, self.reverse)
-        return backward(*parameters, *outputs, *grads, *mask, return_list=True)
+        return backward(*parameters, *outputs[spec.visible:], *grads, *mask, return_list=True)
 
 
 class FusedRecurrentGrad(_FusedOp):
     """The gradient of :class:`FusedRecurrent` with respect to all of its inputs.
 
-    Inputs: the forward op's inputs after the sequences, its outputs, the gradients of its
-    visible outputs, then the mask if any. Outputs: the gradients of the forward op's
-    inputs, in their order.
+    Inputs: the forward op's inputs after the sequences, its outputs kept for the gradient,
+    the gradients of its visible outputs, then the mask if any. Outputs: the gradients of
+    the forward op's inputs, in their order.
     """
 
     _backward = True
@@ -187,17 +194,15 @@ class FusedRecurrentGrad(_FusedOp):
     def make_node(self, *inputs):
         spec = self.spec
         inputs = [pt.as_tensor_variable(v) for v in inputs]
-        n_forward_outputs = len(spec.widths)
-        expected = spec.parameters + n_forward_outputs + spec.visible + self.has_mask
+        n_kept = len(spec.kept)
+        expected = spec.parameters + n_kept + spec.visible + self.has_mask
         if len(inputs) != expected:
             raise TypeError(f"{self}: expected {expected} inputs, got {len(inputs)}")
-        ndims = (_parameter_ndims(self.kind) + (3,) * (n_forward_outputs + spec.visible)
+        ndims = (_parameter_ndims(self.kind) + (3,) * (n_kept + spec.visible)
                  + (2,) * self.has_mask)
         self._check(inputs, ndims)
         dtype = inputs[0].dtype
-        states = inputs[spec.parameters]
-        n_steps, batch = states.type.shape[:2]
-        dim = inputs[0].type.shape[1]
+        n_steps, dim, batch = inputs[spec.parameters].type.shape
         sequences = [
             pt.tensor(dtype=dtype, shape=(n_steps, batch, None if dim is None else dim * w))
             for w in spec.sequence_widths
@@ -208,7 +213,7 @@ class FusedRecurrentGrad(_FusedOp):
 
     def infer_shape(self, fgraph, node, input_shapes):
         spec = self.spec
-        n_steps, batch, dim = input_shapes[spec.parameters]
+        n_steps, dim, batch = input_shapes[spec.parameters]
         sequences = [(n_steps, batch, dim * w) for w in spec.sequence_widths]
         parameters = list(input_shapes[:spec.parameters])
         mask = [input_shapes[-1]] if self.has_mask else []
@@ -233,7 +238,12 @@ def _numba_function(op, node):
             results = run_kernel(backward, kind, activation, has_mask, reverse, inputs)
         return results
 
-    return numba_njit(fused)
+    # The integer enters PyTensor's cache key (with the op's props): it follows the output
+    # types and _NUMBA_VERSION, to bump when run_kernel's arguments or results change.
+    return numba_njit(fused), zlib.crc32(f"{_NUMBA_VERSION} {output_types}".encode())
+
+
+_NUMBA_VERSION = 2
 
 
 @register_funcify_default_op_cache_key(FusedRecurrent)
