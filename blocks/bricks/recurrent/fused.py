@@ -40,9 +40,9 @@ _Kind = namedtuple("_Kind", [
 ])
 
 KINDS = {
-    "simple": _Kind(1, 2, 1, (1, 1), (1,), kernels.simple_forward, kernels.simple_backward),
-    "lstm": _Kind(1, 6, 2, (1, 1, 4, 1), (4,), kernels.lstm_forward, kernels.lstm_backward),
-    "gru": _Kind(2, 3, 1, (1, 2, 1), (1, 2), kernels.gru_forward, kernels.gru_backward),
+    "simple": _Kind(1, 2, 1, (1,), (1,), kernels.simple_forward, kernels.simple_backward),
+    "lstm": _Kind(1, 6, 2, (4, 1), (4,), kernels.lstm_forward, kernels.lstm_backward),
+    "gru": _Kind(2, 3, 1, (2, 1), (1, 2), kernels.gru_forward, kernels.gru_backward),
 }
 
 
@@ -178,15 +178,15 @@ class FusedRecurrent(_FusedOp):
         parameters = inputs[spec.sequences:spec.sequences + spec.parameters]
         mask = inputs[-1:] if self.has_mask else []
         backward = FusedRecurrentGrad(self.kind, self.activation, self.has_mask, self.reverse)
-        return backward(*parameters, *outputs[spec.visible:], *grads, *mask, return_list=True)
+        return backward(*parameters, *outputs, *grads, *mask, return_list=True)
 
 
 class FusedRecurrentGrad(_FusedOp):
     """The gradient of :class:`FusedRecurrent` with respect to all of its inputs.
 
-    Inputs: the forward op's inputs after the sequences, its outputs kept for the gradient,
-    the gradients of its visible outputs, then the mask if any. Outputs: the gradients of
-    the forward op's inputs, in their order.
+    Inputs: the forward op's inputs after the sequences, its outputs, the gradients of its
+    visible outputs, then the mask if any. Outputs: the gradients of the forward op's
+    inputs, in their order.
     """
 
     _backward = True
@@ -194,15 +194,15 @@ class FusedRecurrentGrad(_FusedOp):
     def make_node(self, *inputs):
         spec = self.spec
         inputs = [pt.as_tensor_variable(v) for v in inputs]
-        n_kept = len(spec.kept)
-        expected = spec.parameters + n_kept + spec.visible + self.has_mask
+        n_outputs = spec.visible + len(spec.kept)
+        expected = spec.parameters + n_outputs + spec.visible + self.has_mask
         if len(inputs) != expected:
             raise TypeError(f"{self}: expected {expected} inputs, got {len(inputs)}")
-        ndims = (_parameter_ndims(self.kind) + (3,) * (n_kept + spec.visible)
+        ndims = (_parameter_ndims(self.kind) + (3,) * (n_outputs + spec.visible)
                  + (2,) * self.has_mask)
         self._check(inputs, ndims)
         dtype = inputs[0].dtype
-        n_steps, dim, batch = inputs[spec.parameters].type.shape
+        n_steps, batch, dim = inputs[spec.parameters].type.shape
         sequences = [
             pt.tensor(dtype=dtype, shape=(n_steps, batch, None if dim is None else dim * w))
             for w in spec.sequence_widths
@@ -213,7 +213,7 @@ class FusedRecurrentGrad(_FusedOp):
 
     def infer_shape(self, fgraph, node, input_shapes):
         spec = self.spec
-        n_steps, dim, batch = input_shapes[spec.parameters]
+        n_steps, batch, dim = input_shapes[spec.parameters]
         sequences = [(n_steps, batch, dim * w) for w in spec.sequence_widths]
         parameters = list(input_shapes[:spec.parameters])
         mask = [input_shapes[-1]] if self.has_mask else []
@@ -243,7 +243,7 @@ def _numba_function(op, node):
     return numba_njit(fused), zlib.crc32(f"{_NUMBA_VERSION} {output_types}".encode())
 
 
-_NUMBA_VERSION = 2
+_NUMBA_VERSION = 3
 
 
 @register_funcify_default_op_cache_key(FusedRecurrent)

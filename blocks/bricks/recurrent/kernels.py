@@ -13,11 +13,13 @@ exactly, the products of one step running through BLAS, and the weight gradients
 matrix product over all steps after the loop.
 
 Inside, the kernels work feature-major: one step's values are ``(features, batch)``
-matrices, and the values kept for the backward pass are ``(time, features, batch)``
-arrays. The per-step products then have the batch as the last dimension of their
+matrices, so that the per-step products have the batch as the last dimension of their
 results, the shape the BLAS shipped with SciPy runs fastest (a third faster than
-``(batch, features)`` results for a batch of 32); inputs and results are transposed once
-per call.
+``(batch, features)`` results for a batch of 32). One step's inputs and results are
+transposed on the way in and out. The values kept for the backward pass (gates...) are
+``(time, features, batch)`` arrays; memory grows with the length of the sequences by what
+the gradient needs, and no more (the weight gradients are summed a chunk of steps at a
+time).
 
 Transcendentals: in float32, ``tanh`` (and the logistic function through it) is a
 clamped rational function, accurate to 4e-7, that LLVM vectorizes, where calls to libm
@@ -206,16 +208,40 @@ def _source(t, n_steps, reverse):
     return n_steps - 1 - t if reverse else t
 
 
-@numba.njit(**JIT)
-def _feature_major(x):
-    """(time, batch, features) -> contiguous (time, features, batch)."""
-    return np.ascontiguousarray(np.transpose(x, (0, 2, 1)))
+# Transposed copies of one step, between (batch, features) rows of the op's inputs and
+# outputs and the kernels' (features, batch) matrices; blocks of features stay in cache.
+
+_BLOCK = 16
 
 
 @numba.njit(**JIT)
-def _batch_major(x):
-    """(time, features, batch) -> contiguous (time, batch, features)."""
-    return np.ascontiguousarray(np.transpose(x, (0, 2, 1)))
+def _transpose_into(out, a):
+    """out = a.T, for a (batch, features) and out (features, batch)."""
+    batch, features = a.shape
+    for f0 in range(0, features, _BLOCK):
+        for b in range(batch):
+            for f in range(f0, min(f0 + _BLOCK, features)):
+                out[f, b] = a[b, f]
+
+
+@numba.njit(**JIT)
+def _add_transposed(out, a):
+    """out += a.T, for a (batch, features) and out (features, batch)."""
+    batch, features = a.shape
+    for f0 in range(0, features, _BLOCK):
+        for b in range(batch):
+            for f in range(f0, min(f0 + _BLOCK, features)):
+                out[f, b] += a[b, f]
+
+
+@numba.njit(**JIT)
+def _write_transposed(out, a):
+    """out = a.T, for a (features, batch) and out (batch, features)."""
+    features, batch = a.shape
+    for f0 in range(0, features, _BLOCK):
+        for b in range(batch):
+            for f in range(f0, min(f0 + _BLOCK, features)):
+                out[b, f] = a[f, b]
 
 
 @numba.njit(**JIT)
@@ -249,15 +275,37 @@ def _previous_state_gradient(d_h, W, delta, buffer, m, has_mask):
         np.dot(W, delta, d_h)
 
 
+# Weight gradients: sum over steps of previous[t] @ deltas[t].T. The backward loops gather
+# the (features, batch) matrices of a chunk of steps side by side and add the chunk's
+# product: products over hundreds of columns run at BLAS speed, and memory does not grow
+# with the length of the sequences.
+
+_CHUNK_COLUMNS = 512
+
+
 @numba.njit(**JIT)
-def _weight_gradient(previous, deltas):
-    """sum over steps of previous[t] @ deltas[t].T, both stored (features, time, batch):
-    one product over all steps."""
-    rows, n_steps, batch = previous.shape
-    columns = deltas.shape[0]
-    flat_previous = previous.reshape(rows, n_steps * batch)
-    flat_deltas = deltas.reshape(columns, n_steps * batch)
-    return np.dot(flat_previous, flat_deltas.T)
+def _chunk_steps(batch):
+    return max(1, _CHUNK_COLUMNS // batch)
+
+
+@numba.njit(**JIT)
+def _store_columns(chunk, k, a):
+    """Put the (features, batch) matrix `a` at step `k` of a (features, steps * batch) chunk."""
+    batch = a.shape[1]
+    for i in range(a.shape[0]):
+        for b in range(batch):
+            chunk[i, k * batch + b] = a[i, b]
+
+
+@numba.njit(**JIT)
+def _add_chunk_product(out, left, right, columns):
+    """out += left[:, :columns] @ right[:, :columns].T."""
+    if columns == left.shape[1]:
+        out += np.dot(left, right.T)
+    else:
+        left = np.ascontiguousarray(left[:, :columns])
+        right = np.ascontiguousarray(right[:, :columns])
+        out += np.dot(left, right.T)
 
 
 @numba.njit(**JIT)
@@ -284,25 +332,27 @@ def _check_shapes(mask, has_mask, x, h0, W, multiple):
 
 @numba.njit(**JIT)
 def simple_forward(mask, has_mask, reverse, code, x, h0, W):
-    """Returns the states, and for the backward pass the states and the unmasked new
-    states, feature-major."""
+    """Returns the states and, for the backward pass, the unmasked new states
+    (time, dim, batch)."""
     _check_shapes(mask, has_mask, x, h0, W, 1)
     n_steps, batch, dim = x.shape
     masks = _mask_rows(mask, has_mask, n_steps, batch, x)
-    x_fm = _feature_major(x)
     W_T = _transposed(W)
-    h = _transposed(h0)
-    states = np.empty((n_steps, dim, batch), dtype=x.dtype)
+    h, h_new = _transposed(h0), np.empty((dim, batch), dtype=x.dtype)
+    inputs = np.empty((dim, batch), dtype=x.dtype)
+    states = np.empty((n_steps, batch, dim), dtype=x.dtype)
     new = np.empty((n_steps, dim, batch), dtype=x.dtype)
     for t in range(n_steps):
         s = _source(t, n_steps, reverse)
         np.dot(W_T, h, new[t])
-        _activate_sum(new[t].ravel(), x_fm[s].ravel(), code)
-        states[t] = new[t]
+        _transpose_into(inputs, x[s])
+        _activate_sum(new[t].ravel(), inputs.ravel(), code)
+        h_new[:] = new[t]
         if has_mask:
-            _keep(states[t], h, masks[s])
-        h = states[t]
-    return _batch_major(states), states, new
+            _keep(h_new, h, masks[s])
+        _write_transposed(states[t], h_new)
+        h, h_new = h_new, h
+    return states, new
 
 
 @numba.njit(**JIT)
@@ -314,30 +364,37 @@ def _simple_delta(out, grad, new, m, code):
 
 @numba.njit(**JIT)
 def simple_backward(mask, has_mask, reverse, code, h0, W, states, new, d_states):
-    n_steps, dim, batch = states.shape
+    n_steps, batch, dim = states.shape
     dtype = states.dtype
     masks = _mask_rows(mask, has_mask, n_steps, batch, states)
-    d_states = _feature_major(d_states)
-    W = np.ascontiguousarray(W)
-    h0_fm = _transposed(h0)
-    deltas = np.empty((dim, n_steps, batch), dtype=dtype)
-    previous = np.empty((dim, n_steps, batch), dtype=dtype)
+    W, h0 = np.ascontiguousarray(W), np.ascontiguousarray(h0)
+    d_x = np.empty((n_steps, batch, dim), dtype=dtype)
     d_mask = np.empty((n_steps, batch), dtype=dtype)
+    d_W = np.zeros((dim, dim), dtype=dtype)
     d_h = np.zeros((dim, batch), dtype=dtype)
+    h = np.empty((dim, batch), dtype=dtype)
     delta = np.empty((dim, batch), dtype=dtype)
     buffer = np.empty((dim, batch), dtype=dtype)
+    steps = _chunk_steps(batch)
+    chunk_h = np.empty((dim, steps * batch), dtype=dtype)
+    chunk_delta = np.empty((dim, steps * batch), dtype=dtype)
+    k = 0
     for t in range(n_steps - 1, -1, -1):
         s = _source(t, n_steps, reverse)
-        h = states[t - 1] if t > 0 else h0_fm
         m = masks[s]
-        _add(d_h.ravel(), d_states[t].ravel())
+        _transpose_into(h, states[t - 1] if t > 0 else h0)
+        _add_transposed(d_h, d_states[t])
         _column_sums_of_product(d_mask[s], d_h, new[t], h)
         _simple_delta(delta, d_h, new[t], m, code)
         _previous_state_gradient(d_h, W, delta, buffer, m, has_mask)
-        deltas[:, s] = delta
-        previous[:, s] = h
-    d_x = np.ascontiguousarray(np.transpose(deltas, (1, 2, 0)))
-    return d_x, _transposed(d_h), _weight_gradient(previous, deltas), d_mask
+        _write_transposed(d_x[s], delta)
+        _store_columns(chunk_h, k, h)
+        _store_columns(chunk_delta, k, delta)
+        k += 1
+        if k == steps or t == 0:
+            _add_chunk_product(d_W, chunk_h, chunk_delta, k * batch)
+            k = 0
+    return d_x, _transposed(d_h), d_W, d_mask
 
 
 # LSTM with peepholes; inputs and gates ordered input gate, forget gate, cells, output gate.
@@ -351,8 +408,8 @@ def _lstm_cells(out, i, f, candidate, c_prev):
 
 @numba.njit(**JIT)
 def lstm_forward(mask, has_mask, reverse, code, x, h0, c0, W, w_in, w_forget, w_out):
-    """Returns states and cells, and for the backward pass the states, the cells, the four
-    gate values and tanh of the new cells, feature-major."""
+    """Returns states and cells and, for the backward pass, the four gate values
+    (time, 4 * dim, batch) and tanh of the new cells (time, dim, batch)."""
     _check_shapes(mask, has_mask, x, h0, W, 4)
     _check_shapes(mask, has_mask, x, c0, W, 4)
     n_steps, batch, width = x.shape
@@ -361,31 +418,36 @@ def lstm_forward(mask, has_mask, reverse, code, x, h0, c0, W, w_in, w_forget, w_
         raise ValueError("fused recurrent loop: the peephole weights must have dim entries")
     dtype = x.dtype
     masks = _mask_rows(mask, has_mask, n_steps, batch, x)
-    x_fm = _feature_major(x)
     W_T = _transposed(W)
     h, c = _transposed(h0), _transposed(c0)
-    states = np.empty((n_steps, dim, batch), dtype=dtype)
-    cells = np.empty((n_steps, dim, batch), dtype=dtype)
+    h_new, c_new = np.empty((dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype)
+    inputs = np.empty((width, batch), dtype=dtype)
+    states = np.empty((n_steps, batch, dim), dtype=dtype)
+    cells = np.empty((n_steps, batch, dim), dtype=dtype)
     gates = np.empty((n_steps, width, batch), dtype=dtype)
     tanh_cells = np.empty((n_steps, dim, batch), dtype=dtype)
     for t in range(n_steps):
         s = _source(t, n_steps, reverse)
         g = gates[t]
         np.dot(W_T, h, g)
-        _add(g.ravel(), x_fm[s].ravel())
+        _transpose_into(inputs, x[s])
+        _add(g.ravel(), inputs.ravel())
         i, f, candidate, o = g[:dim], g[dim:2 * dim], g[2 * dim:3 * dim], g[3 * dim:]
         _sigmoid_peephole(i, c, w_in)
         _sigmoid_peephole(f, c, w_forget)
         _tanh_of(candidate.ravel(), candidate.ravel())
-        _lstm_cells(cells[t].ravel(), i.ravel(), f.ravel(), candidate.ravel(), c.ravel())
-        _sigmoid_peephole(o, cells[t], w_out)
-        _tanh_of(tanh_cells[t].ravel(), cells[t].ravel())
-        _multiply(states[t].ravel(), o.ravel(), tanh_cells[t].ravel())
+        _lstm_cells(c_new.ravel(), i.ravel(), f.ravel(), candidate.ravel(), c.ravel())
+        _sigmoid_peephole(o, c_new, w_out)
+        _tanh_of(tanh_cells[t].ravel(), c_new.ravel())
+        _multiply(h_new.ravel(), o.ravel(), tanh_cells[t].ravel())
         if has_mask:
-            _keep(states[t], h, masks[s])
-            _keep(cells[t], c, masks[s])
-        h, c = states[t], cells[t]
-    return (_batch_major(states), _batch_major(cells), states, cells, gates, tanh_cells)
+            _keep(h_new, h, masks[s])
+            _keep(c_new, c, masks[s])
+        _write_transposed(states[t], h_new)
+        _write_transposed(cells[t], c_new)
+        h, h_new = h_new, h
+        c, c_new = c_new, c
+    return states, cells, gates, tanh_cells
 
 
 @numba.njit(**JIT)
@@ -442,19 +504,18 @@ def _lstm_previous_cells(grad_c, d_cells, f, da_i, w_in, da_f, w_forget, m):
 @numba.njit(**JIT)
 def lstm_backward(mask, has_mask, reverse, code, h0, c0, W, w_in, w_forget, w_out,
                   states, cells, gates, tanh_cells, d_states, d_cells):
-    n_steps, dim, batch = states.shape
+    n_steps, batch, dim = states.shape
     width = 4 * dim
     dtype = states.dtype
     masks = _mask_rows(mask, has_mask, n_steps, batch, states)
-    d_states = _feature_major(d_states)
-    d_cells = _feature_major(d_cells)
-    W = np.ascontiguousarray(W)
-    h0_fm, c0_fm = _transposed(h0), _transposed(c0)
-    deltas = np.empty((width, n_steps, batch), dtype=dtype)
-    previous = np.empty((dim, n_steps, batch), dtype=dtype)
+    W, h0, c0 = np.ascontiguousarray(W), np.ascontiguousarray(h0), np.ascontiguousarray(c0)
+    d_x = np.empty((n_steps, batch, width), dtype=dtype)
     d_mask = np.empty((n_steps, batch), dtype=dtype)
+    d_W = np.zeros((dim, width), dtype=dtype)
     d_h = np.zeros((dim, batch), dtype=dtype)
     d_c = np.zeros((dim, batch), dtype=dtype)
+    h = np.empty((dim, batch), dtype=dtype)
+    c = np.empty((dim, batch), dtype=dtype)
     delta = np.empty((width, batch), dtype=dtype)
     d_new_cells = np.empty((dim, batch), dtype=dtype)
     new_cells = np.empty((dim, batch), dtype=dtype)
@@ -462,17 +523,21 @@ def lstm_backward(mask, has_mask, reverse, code, h0, c0, W, w_in, w_forget, w_ou
     d_forget = np.zeros(dim, dtype=dtype)
     d_out = np.zeros(dim, dtype=dtype)
     buffer = np.empty((dim, batch), dtype=dtype)
+    steps = _chunk_steps(batch)
+    chunk_h = np.empty((dim, steps * batch), dtype=dtype)
+    chunk_delta = np.empty((width, steps * batch), dtype=dtype)
+    k = 0
     for t in range(n_steps - 1, -1, -1):
         s = _source(t, n_steps, reverse)
-        h = states[t - 1] if t > 0 else h0_fm
-        c = cells[t - 1] if t > 0 else c0_fm
         m = masks[s]
+        _transpose_into(h, states[t - 1] if t > 0 else h0)
+        _transpose_into(c, cells[t - 1] if t > 0 else c0)
         g, tc = gates[t], tanh_cells[t]
         i, f, candidate, o = g[:dim], g[dim:2 * dim], g[2 * dim:3 * dim], g[3 * dim:]
         da_i, da_f = delta[:dim], delta[dim:2 * dim]
         da_c, da_o = delta[2 * dim:3 * dim], delta[3 * dim:]
-        _add(d_h.ravel(), d_states[t].ravel())
-        _add(d_c.ravel(), d_cells[t].ravel())
+        _add_transposed(d_h, d_states[t])
+        _add_transposed(d_c, d_cells[t])
         _lstm_mask_gradient(d_mask[s], d_h, d_c, g, tc, h, c, dim)
         _lstm_output_delta(da_o, d_h, o, tc, m)
         _lstm_cell_delta(d_new_cells, d_h, d_c, o, tc, da_o, w_out, m)
@@ -485,11 +550,14 @@ def lstm_backward(mask, has_mask, reverse, code, h0, c0, W, w_in, w_forget, w_ou
         _lstm_cells(new_cells.ravel(), i.ravel(), f.ravel(), candidate.ravel(), c.ravel())
         _row_sums_of_product(d_out, da_o, new_cells)
         _previous_state_gradient(d_h, W, delta, buffer, m, has_mask)
-        deltas[:, s] = delta
-        previous[:, s] = h
-    d_x = np.ascontiguousarray(np.transpose(deltas, (1, 2, 0)))
-    return (d_x, _transposed(d_h), _transposed(d_c), _weight_gradient(previous, deltas),
-            d_in, d_forget, d_out, d_mask)
+        _write_transposed(d_x[s], delta)
+        _store_columns(chunk_h, k, h)
+        _store_columns(chunk_delta, k, delta)
+        k += 1
+        if k == steps or t == 0:
+            _add_chunk_product(d_W, chunk_h, chunk_delta, k * batch)
+            k = 0
+    return (d_x, _transposed(d_h), _transposed(d_c), d_W, d_in, d_forget, d_out, d_mask)
 
 
 # Gated recurrent unit; gate inputs ordered update gate, reset gate.
@@ -497,33 +565,36 @@ def lstm_backward(mask, has_mask, reverse, code, h0, c0, W, w_in, w_forget, w_ou
 
 @numba.njit(**JIT)
 def gru_forward(mask, has_mask, reverse, code, x, gx, h0, U, Ug):
-    """Returns the states, and for the backward pass the states, the gate values and the
-    candidate values, feature-major."""
+    """Returns the states and, for the backward pass, the gate values (time, 2 * dim,
+    batch) and the candidate values (time, dim, batch)."""
     _check_shapes(mask, has_mask, x, h0, U, 1)
     _check_shapes(mask, has_mask, gx, h0, Ug, 2)
     n_steps, batch, dim = x.shape
     dtype = x.dtype
     masks = _mask_rows(mask, has_mask, n_steps, batch, x)
-    x_fm, gx_fm = _feature_major(x), _feature_major(gx)
     U_T, Ug_T = _transposed(U), _transposed(Ug)
-    h = _transposed(h0)
-    states = np.empty((n_steps, dim, batch), dtype=dtype)
+    h, h_new = _transposed(h0), np.empty((dim, batch), dtype=dtype)
+    inputs = np.empty((2 * dim, batch), dtype=dtype)
+    reset_states = np.empty((dim, batch), dtype=dtype)
+    states = np.empty((n_steps, batch, dim), dtype=dtype)
     gates = np.empty((n_steps, 2 * dim, batch), dtype=dtype)
     candidates = np.empty((n_steps, dim, batch), dtype=dtype)
-    reset_states = np.empty((dim, batch), dtype=dtype)
     for t in range(n_steps):
         s = _source(t, n_steps, reverse)
         g = gates[t]
         np.dot(Ug_T, h, g)
-        _sigmoid_sum(g.ravel(), gx_fm[s].ravel())
+        _transpose_into(inputs, gx[s])
+        _sigmoid_sum(g.ravel(), inputs.ravel())
         _multiply(reset_states.ravel(), h.ravel(), g[dim:].ravel())
         np.dot(U_T, reset_states, candidates[t])
-        _activate_sum(candidates[t].ravel(), x_fm[s].ravel(), 0)
-        _interpolate(states[t].ravel(), g[:dim].ravel(), candidates[t].ravel(), h.ravel())
+        _transpose_into(inputs[:dim], x[s])
+        _activate_sum(candidates[t].ravel(), inputs[:dim].ravel(), 0)
+        _interpolate(h_new.ravel(), g[:dim].ravel(), candidates[t].ravel(), h.ravel())
         if has_mask:
-            _keep(states[t], h, masks[s])
-        h = states[t]
-    return _batch_major(states), states, gates, candidates
+            _keep(h_new, h, masks[s])
+        _write_transposed(states[t], h_new)
+        h, h_new = h_new, h
+    return states, gates, candidates
 
 
 @numba.njit(**JIT)
@@ -559,28 +630,33 @@ def _gru_reset(d_reset_gate, d_h, reset_states, d_reset, h, r):
 @numba.njit(**JIT)
 def gru_backward(mask, has_mask, reverse, code, h0, U, Ug, states, gates, candidates,
                  d_states):
-    n_steps, dim, batch = states.shape
+    n_steps, batch, dim = states.shape
     dtype = states.dtype
     masks = _mask_rows(mask, has_mask, n_steps, batch, states)
-    d_states = _feature_major(d_states)
-    U, Ug = np.ascontiguousarray(U), np.ascontiguousarray(Ug)
-    h0_fm = _transposed(h0)
-    d_candidates = np.empty((dim, n_steps, batch), dtype=dtype)
-    d_gates = np.empty((2 * dim, n_steps, batch), dtype=dtype)
-    previous = np.empty((dim, n_steps, batch), dtype=dtype)
-    reset_states = np.empty((dim, n_steps, batch), dtype=dtype)
+    U, Ug, h0 = np.ascontiguousarray(U), np.ascontiguousarray(Ug), np.ascontiguousarray(h0)
+    d_x = np.empty((n_steps, batch, dim), dtype=dtype)
+    d_gx = np.empty((n_steps, batch, 2 * dim), dtype=dtype)
     d_mask = np.empty((n_steps, batch), dtype=dtype)
+    d_U = np.zeros((dim, dim), dtype=dtype)
+    d_Ug = np.zeros((dim, 2 * dim), dtype=dtype)
     d_h = np.zeros((dim, batch), dtype=dtype)
+    h = np.empty((dim, batch), dtype=dtype)
     d_candidate = np.empty((dim, batch), dtype=dtype)
     d_gate = np.empty((2 * dim, batch), dtype=dtype)
     d_reset = np.empty((dim, batch), dtype=dtype)
     reset_state = np.empty((dim, batch), dtype=dtype)
     buffer = np.empty((dim, batch), dtype=dtype)
+    steps = _chunk_steps(batch)
+    chunk_h = np.empty((dim, steps * batch), dtype=dtype)
+    chunk_reset = np.empty((dim, steps * batch), dtype=dtype)
+    chunk_candidate = np.empty((dim, steps * batch), dtype=dtype)
+    chunk_gate = np.empty((2 * dim, steps * batch), dtype=dtype)
+    k = 0
     for t in range(n_steps - 1, -1, -1):
         s = _source(t, n_steps, reverse)
-        h = states[t - 1] if t > 0 else h0_fm
+        _transpose_into(h, states[t - 1] if t > 0 else h0)
         z, r = gates[t, :dim], gates[t, dim:]
-        _add(d_h.ravel(), d_states[t].ravel())
+        _add_transposed(d_h, d_states[t])
         # The state moved by z * (candidate - h) where the mask is 1.
         _gru_mask_gradient(d_mask[s], d_h, z, candidates[t], h)
         _gru_deltas(d_gate[:dim], d_candidate, d_h, z, candidates[t], h, masks[s])
@@ -588,11 +664,15 @@ def gru_backward(mask, has_mask, reverse, code, h0, U, Ug, states, gates, candid
         _gru_reset(d_gate[dim:].ravel(), d_h.ravel(), reset_state.ravel(), d_reset.ravel(),
                    h.ravel(), r.ravel())
         _add_product(d_h, Ug, d_gate, buffer)
-        d_candidates[:, s] = d_candidate
-        d_gates[:, s] = d_gate
-        previous[:, s] = h
-        reset_states[:, s] = reset_state
-    d_x = np.ascontiguousarray(np.transpose(d_candidates, (1, 2, 0)))
-    d_gx = np.ascontiguousarray(np.transpose(d_gates, (1, 2, 0)))
-    return (d_x, d_gx, _transposed(d_h), _weight_gradient(reset_states, d_candidates),
-            _weight_gradient(previous, d_gates), d_mask)
+        _write_transposed(d_x[s], d_candidate)
+        _write_transposed(d_gx[s], d_gate)
+        _store_columns(chunk_h, k, h)
+        _store_columns(chunk_reset, k, reset_state)
+        _store_columns(chunk_candidate, k, d_candidate)
+        _store_columns(chunk_gate, k, d_gate)
+        k += 1
+        if k == steps or t == 0:
+            _add_chunk_product(d_U, chunk_reset, chunk_candidate, k * batch)
+            _add_chunk_product(d_Ug, chunk_h, chunk_gate, k * batch)
+            k = 0
+    return d_x, d_gx, _transposed(d_h), d_U, d_Ug, d_mask

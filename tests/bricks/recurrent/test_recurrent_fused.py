@@ -134,3 +134,29 @@ def test_float32_activations_are_accurate():
     np.testing.assert_allclose(gates, 1 / (1 + np.exp(-x.astype("float64"))), rtol=0,
                                atol=5e-7)
     assert np.all(np.abs(out) <= 1) and np.all((gates >= 0) & (gates <= 1))
+
+
+@pytest.mark.parametrize("brick", [SimpleRecurrent(dim=2, activation=Tanh()), LSTM(dim=2),
+                                   GatedRecurrent(dim=2)], ids=lambda b: b.name)
+def test_weight_gradients_summed_over_several_chunks(brick):
+    """A batch of 130 makes the backward pass sum the weight gradients three steps at a
+    time: seven steps are two full chunks and one partial."""
+    initialized(brick)
+    rng = np.random.RandomState(2)
+    width = brick.get_dim("inputs")
+    data = {"inputs": rng.uniform(-1, 1, (7, 130, width)).astype(floatX)}
+    if isinstance(brick, GatedRecurrent):
+        data["gate_inputs"] = rng.uniform(-1, 1, (7, 130, 4)).astype(floatX)
+    mask = (rng.uniform(size=(7, 130)) > 0.2).astype(floatX)
+    inputs = {name: pt.tensor3(name) for name in data}
+    weights = [p for p in brick.parameters if p.ndim == 2]
+    grads = []
+    for fused in (True, False):
+        brick.fused = fused
+        states = brick.apply(**inputs, mask=pt.as_tensor_variable(mask), reverse=True,
+                             return_list=True)[0]
+        grads.append(pytensor.grad((states ** 2).sum(), weights + list(inputs.values())))
+    results = pytensor.function(list(inputs.values()), grads[0] + grads[1])(*data.values())
+    half = len(results) // 2
+    for fused_grad, scan_grad in zip(results[:half], results[half:]):
+        np.testing.assert_allclose(fused_grad, scan_grad, rtol=1e-9, atol=1e-12)
