@@ -408,6 +408,9 @@ def _scan(brick, bound, application_call, sequences, states, contexts, others, n
         return_list=True,
         return_updates=False,
         name=f"{brick.name}_{bound.name}_scan",
+        # Without a mode, the Python implementation of scan compiles its step with C
+        # whatever the configured mode; under FAST_COMPILE the step should not be compiled.
+        mode="FAST_COMPILE" if pytensor.config.mode == "FAST_COMPILE" else None,
     )
     n_states = len(state_order)
     by_name = dict(zip(state_order, results[:n_states]))

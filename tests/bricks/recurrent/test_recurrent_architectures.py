@@ -269,24 +269,21 @@ def test_mask_shape_mismatch():
 
 @pytest.mark.numba
 def test_fused_gru_under_numba():
+    """The fused op and its gradient compile in a Numba graph and compute what they do in
+    Python (checked against scan and numpy elsewhere)."""
     gru = make("gru")
     inputs = sequence_inputs("gru")
     states = gru.apply(**inputs, mask=pt.as_tensor_variable(MASK), reverse=True)
-    grads = pytensor.grad((states ** 2).sum(), [gru.state_to_gates, inputs["inputs"]])
-    function = pytensor.function(list(inputs.values()), [states] + grads)
+    outputs = [states] + pytensor.grad(states.sum(), [gru.state_to_gates, inputs["inputs"]])
+    function = pytensor.function(list(inputs.values()), outputs)
     assert any(type(node.op).__name__ == "FusedRecurrentGrad"
                for node in function.maker.fgraph.apply_nodes)
     data = input_values("gru")
+    results = function(*data.values())
     p = values(gru)
     h0 = np.ones((B, 1), dtype=floatX) * p["initial_state"]
     expected = reference("gru", p, data, h0, mask=MASK, reverse=True)
-    results = function(*data.values())
     np.testing.assert_allclose(results[0], expected[0], rtol=1e-6, atol=1e-7)
-    gru.fused = False
-    scan_grads = pytensor.grad((gru.apply(**inputs, mask=pt.as_tensor_variable(MASK),
-                                          reverse=True) ** 2).sum(),
-                               [gru.state_to_gates, inputs["inputs"]])
-    expected_grads = pytensor.function(list(inputs.values()), scan_grads,
-                                       mode="FAST_COMPILE")(*data.values())
-    for result, wanted in zip(results[1:], expected_grads):
-        np.testing.assert_allclose(result, wanted, rtol=1e-6, atol=1e-7)
+    python = pytensor.function(list(inputs.values()), outputs, mode="FAST_COMPILE")
+    for result, wanted in zip(results, python(*data.values())):
+        np.testing.assert_allclose(result, wanted, rtol=1e-12, atol=1e-14)
