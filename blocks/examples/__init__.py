@@ -16,4 +16,4 @@ EXAMPLES = {
     "sqrt": ("blocks.examples.sqrt", "an MLP learns square roots (generated numbers)"),
     "quickstart": ("blocks.examples.quickstart", "an MLP learns two spirals (generated data)"),
 }
-DEFAULT_EXAMPLE = "quickstart"
+DEFAULT_EXAMPLE = "reverse_words"

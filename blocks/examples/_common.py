@@ -19,6 +19,7 @@ the command line prints as one message.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -280,6 +281,7 @@ class PlotCurves(SimpleExtension):
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
+            from matplotlib.ticker import MaxNLocator
         except ImportError:
             self.disabled = True
             print("matplotlib is not installed, so the training curves are not plotted "
@@ -304,6 +306,7 @@ class PlotCurves(SimpleExtension):
                 axes.set_yscale("log")
             axes.set_title(quantity.replace("_", " "))
             axes.set_xlabel("epoch")
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
             axes.grid(alpha=0.3)
             axes.legend()
         if self.title:
@@ -419,6 +422,24 @@ def _assemble(name, experiment, args, path):
     return main_loop
 
 
+def _one_blas_thread():
+    """Limit BLAS to one thread while an example runs (when threadpoolctl is installed).
+
+    The examples multiply small matrices, which a second BLAS thread hardly speeds up;
+    on a machine busy with other work, BLAS threads waiting for a core made their
+    training steps ten times slower.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    # Compiled code calls the BLAS that SciPy bundles, loaded on first use: load it now,
+    # so that the limit applies to it too.
+    import scipy.linalg.cython_blas  # noqa: F401
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def run_example(name, args, build, report=None):
     """Build (or resume from ``args.save_to``), train and report an example.
 
@@ -446,7 +467,7 @@ def run_example(name, args, build, report=None):
         of this example.
     """
     started = time.perf_counter()
-    with pytensor.config.change_flags(floatX="float32"):
+    with pytensor.config.change_flags(floatX="float32"), _one_blas_thread():
         path = _prepare_save_to(args.save_to)
         main_loop = _load_checkpoint(path, name)
         if main_loop is None:

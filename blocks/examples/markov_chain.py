@@ -30,7 +30,7 @@ NUM_SYMBOLS = len(TRANSITIONS)
 
 def parser():
     """The command line of the example."""
-    parser = make_parser(NAME, __doc__.splitlines()[0], num_epochs=10)
+    parser = make_parser(NAME, __doc__.splitlines()[0], num_epochs=5)
     parser.add_argument("--num-sequences", type=positive_int, default=1000,
                         help="training sequences")
     parser.add_argument("--length", type=positive_int, default=30,

@@ -34,7 +34,7 @@ SPLIT_SEED = 4321
 
 def parser():
     """The command line of the example."""
-    parser = make_parser(NAME, __doc__.splitlines()[0], num_epochs=4)
+    parser = make_parser(NAME, __doc__.splitlines()[0], num_epochs=3)
     parser.add_argument("--dim", type=positive_int, default=64,
                         help="dimension of the embeddings and of the encoder's and "
                              "decoder's states")
