@@ -194,7 +194,7 @@ def _recurrent_application(step, attributes):
             if name in kwargs:
                 raise TypeError(f"{_describe(brick)}: {bound.name}() got two values for {name!r}")
             kwargs[name] = value
-        return _iterate(brick, bound, application_call, step_takes_call, kwargs)
+        return _iterate(brick, bound, application_call, kwargs)
 
     # The application machinery names positional inputs after the step's arguments.
     new_parameters = [p for p in parameters if p.name != "application_call"]
@@ -279,7 +279,7 @@ def _initial_states(brick, bound, batch_size, kwargs):
     return states
 
 
-def _iterate(brick, bound, application_call, step_takes_call, kwargs):
+def _iterate(brick, bound, application_call, kwargs):
     reverse = kwargs.pop("reverse", False)
     return_initial_states = kwargs.pop("return_initial_states", False)
     n_steps = kwargs.pop("n_steps", None)
