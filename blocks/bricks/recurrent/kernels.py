@@ -285,7 +285,7 @@ _CHUNK_COLUMNS = 512
 
 @numba.njit(**JIT)
 def _chunk_steps(batch):
-    return max(1, _CHUNK_COLUMNS // batch)
+    return max(1, _CHUNK_COLUMNS // max(batch, 1))
 
 
 @numba.njit(**JIT)
