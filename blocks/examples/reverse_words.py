@@ -34,7 +34,7 @@ SPLIT_SEED = 4321
 
 def parser():
     """The command line of the example."""
-    parser = make_parser(NAME, __doc__.splitlines()[0], num_epochs=3)
+    parser = make_parser(NAME, __doc__.splitlines()[0], num_epochs=2)
     parser.add_argument("--dim", type=positive_int, default=64,
                         help="dimension of the embeddings and of the encoder's and "
                              "decoder's states")
@@ -46,7 +46,7 @@ def parser():
                         help="held-out sentences reversed by beam search after training")
     parser.add_argument("--beam-size", type=positive_int, default=5)
     parser.add_argument("--batch-size", type=positive_int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=0.003)
+    parser.add_argument("--learning-rate", type=float, default=0.005)
     return parser
 
 
@@ -265,9 +265,10 @@ def report(main_loop, args):
     answers = [reverse(search, sentence, args.beam_size) for sentence in sentences]
     correct = [answer == reverse_words(sentence)
                for sentence, answer in zip(sentences, answers)]
-    width = max(map(len, sentences[:10]))
+    shown = list(zip(sentences, answers, correct))[:10]
+    width = max(len(text) for sentence, answer, _ in shown for text in (sentence, answer))
     print(f"Reversals of held-out sentences (beam search, beam size {args.beam_size}):")
-    for sentence, answer, right in list(zip(sentences, answers, correct))[:10]:
+    for sentence, answer, right in shown:
         verdict = "ok" if right else f"expected: {reverse_words(sentence)}"
         print(f"  {sentence:<{width}} -> {answer:<{width}}  {verdict}")
     share = sum(correct) / len(correct)

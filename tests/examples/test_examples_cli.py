@@ -239,3 +239,15 @@ def test_command_line_entry_point():
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     assert "unknown example 'nope'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_examples_run_blas_on_one_thread():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from blocks.examples._common import _one_blas_thread
+
+    with _one_blas_thread():
+        # SciPy's BLAS (which compiled code calls) is loaded before the limit is set.
+        assert "scipy.linalg.cython_blas" in sys.modules
+        libraries = [info for info in threadpoolctl.threadpool_info()
+                     if info["user_api"] == "blas"]
+        assert libraries and all(info["num_threads"] == 1 for info in libraries)
