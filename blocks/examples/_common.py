@@ -10,7 +10,8 @@ trained model does and returns its figures, and ``parser()``, made with
 - otherwise the experiment is built and a :class:`~blocks.main_loop.MainLoop` assembled
   with a progress bar, monitoring of the training and held-out data, one line of figures
   per epoch, a plot of the training curves (``PATH.png`` beside the checkpoint
-  ``PATH.tar``) and a checkpoint after every epoch and on Ctrl-C.
+  ``PATH.tar``) and checkpoints: after epochs (at most every
+  :data:`CHECKPOINT_INTERVAL` seconds), at the end, and on Ctrl-C.
 
 Examples compute in float32 (``floatX`` is set while they build and run) with PyTensor's
 current mode (the Numba backend by default). Problems the user can fix (a path that
@@ -74,7 +75,8 @@ def make_parser(name, description, num_epochs, seed=1):
     parser.add_argument("--num-epochs", type=positive_int, default=num_epochs,
                         help="train until this many epochs are done in all")
     parser.add_argument("--save-to", default=f"{name}.tar", metavar="PATH",
-                        help="checkpoint, written after every epoch and on Ctrl-C; when it "
+                        help="checkpoint, written after epochs (at most every "
+                             f"{CHECKPOINT_INTERVAL:g} s), at the end and on Ctrl-C; when it "
                              "exists, training resumes from it. The plot of the training "
                              "curves goes beside it, with the extension .png")
     parser.add_argument("--seed", type=int, default=seed,
