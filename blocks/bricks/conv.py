@@ -9,7 +9,7 @@ import numbers
 
 import pytensor.tensor as pt
 
-from blocks.bricks.base import Brick, application, lazy
+from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.bricks.conv_ops import (
     conv2d,
     conv2d_transpose,
@@ -28,9 +28,6 @@ __all__ = [
 ]
 
 
-def _where(brick):
-    return f"{type(brick).__name__} {brick.name!r}"
-
 
 def _check_pair(brick, argument, value, minimum=1, allow_none=False):
     """`value` as a tuple of two ints >= `minimum` (None entries allowed if `allow_none`)."""
@@ -46,7 +43,7 @@ def _check_pair(brick, argument, value, minimum=1, allow_none=False):
     )
     if not ok:
         expected = f"a pair of ints >= {minimum}" + (" or None" if allow_none else "")
-        raise ValueError(f"{_where(brick)}: argument {argument!r}: expected {expected}, "
+        raise ValueError(f"{describe(brick)}: argument {argument!r}: expected {expected}, "
                          f"got {value!r}")
     return tuple(None if v is None else int(v) for v in value)
 
@@ -57,14 +54,14 @@ def _check_images(brick, input_, channels, image_size, argument="input_"):
     Returns the input with the known sizes specified in its type (checked at run time
     when they were unknown when the graph was built).
     """
-    check_variable(input_, 4, owner=_where(brick), argument=argument)
+    check_variable(input_, 4, owner=describe(brick), argument=argument)
     static = input_.type.shape
     expected = (None, channels) + tuple(image_size)
     for axis, (found, wanted) in enumerate(zip(static, expected)):
         if found is not None and wanted is not None and found != wanted:
             what = "channels (num_channels)" if axis == 1 else "rows and columns (image_size)"
             raise ValueError(
-                f"{_where(brick)}: argument {argument!r}: expected {expected[1:]} for "
+                f"{describe(brick)}: argument {argument!r}: expected {expected[1:]} for "
                 f"{what} after the batch axis, found shape {static[1:]}"
             )
     if any(w is not None for w in expected):
@@ -161,7 +158,7 @@ class Convolutional(LinearLike):
         try:
             padding = normalize_border_mode(self.border_mode, filter_size)
         except ValueError as error:
-            raise ValueError(f"{_where(self)}: argument 'border_mode': {error}") from None
+            raise ValueError(f"{describe(self)}: argument 'border_mode': {error}") from None
         return filter_size, step, image_size, padding
 
     def _check_fits(self, image_size):
@@ -169,7 +166,7 @@ class Convolutional(LinearLike):
         for size, k, pad in zip(image_size, filter_size, padding):
             if size is not None and size + sum(pad) < k:
                 raise ValueError(
-                    f"{_where(self)}: argument 'filter_size': the filter {filter_size} is "
+                    f"{describe(self)}: argument 'filter_size': the filter {filter_size} is "
                     f"larger than the input images {tuple(image_size)} padded by "
                     f"{padding} (border_mode={self.border_mode!r})"
                 )
@@ -184,7 +181,7 @@ class Convolutional(LinearLike):
                 output = self.get_dim("output")
                 if None in output:
                     raise ValueError(
-                        f"{_where(self)}: untied biases (tied_biases=False) need the image "
+                        f"{describe(self)}: untied biases (tied_biases=False) need the image "
                         f"size: set image_size (got {self.image_size!r})"
                     )
                 self.create_parameter("b", output, BIAS)
@@ -313,7 +310,7 @@ class ConvolutionalTranspose(Convolutional):
         edge = _check_pair(self, "unused_edge", self.unused_edge, minimum=0)
         if any(u >= s for u, s in zip(edge, step)):
             raise ValueError(
-                f"{_where(self)}: argument 'unused_edge': expected 0 <= unused_edge[i] < "
+                f"{describe(self)}: argument 'unused_edge': expected 0 <= unused_edge[i] < "
                 f"step[i], got unused_edge={edge} with step={step}"
             )
         return tuple(
@@ -348,7 +345,7 @@ class ConvolutionalTranspose(Convolutional):
             return conv2d_transpose(input_, W, output_size, filter_shape=filter_shape,
                                     border_mode=border_mode, subsample=subsample)
         except ValueError as error:
-            raise ValueError(f"{_where(self)}: argument 'original_image_size': {error}") \
+            raise ValueError(f"{describe(self)}: argument 'original_image_size': {error}") \
                 from None
 
     def get_dim(self, name):
@@ -428,10 +425,10 @@ class Pooling(Initializable, Feedforward):
         padding = (0, 0) if self.padding is None else _check_pair(
             self, "padding", self.padding, minimum=0)
         if any(p >= s for p, s in zip(padding, size)):
-            raise ValueError(f"{_where(self)}: argument 'padding': expected padding smaller "
+            raise ValueError(f"{describe(self)}: argument 'padding': expected padding smaller "
                              f"than pooling_size {size}, got {padding}")
         if any(padding) and not self.ignore_border:
-            raise ValueError(f"{_where(self)}: argument 'padding': padding {padding} "
+            raise ValueError(f"{describe(self)}: argument 'padding': padding {padding} "
                              f"requires ignore_border=True")
         return Pool(size, step, padding, self.ignore_border, self.mode)
 
@@ -440,7 +437,7 @@ class Pooling(Initializable, Feedforward):
         out = op.output_hw(*image_size)
         if any(o is not None and o <= 0 for o in out):
             raise ValueError(
-                f"{_where(self)}: argument 'pooling_size': the pooling region {op.ws} is "
+                f"{describe(self)}: argument 'pooling_size': the pooling region {op.ws} is "
                 f"larger than the padded image ({tuple(image_size)} with padding "
                 f"{op.padding})"
             )
@@ -463,7 +460,7 @@ class Pooling(Initializable, Feedforward):
             A tensor with the same number of dimensions as `input_`, but with the last
             two dimensions downsampled.
         """
-        check_variable(input_, range(2, 33), owner=_where(self), argument="input_")
+        check_variable(input_, range(2, 33), owner=describe(self), argument="input_")
         self._output_size(input_.type.shape[-2:])
         self._output_size(self.image_size)
         return self._op()(input_)
@@ -573,7 +570,7 @@ class Flattener(Brick):
 
     @application(inputs=["input_"], outputs=["output"])
     def apply(self, input_):
-        check_variable(input_, range(1, 33), owner=_where(self), argument="input_")
+        check_variable(input_, range(1, 33), owner=describe(self), argument="input_")
         return pt.flatten(input_, ndim=2) if input_.ndim > 1 else input_.dimshuffle(0, "x")
 
 
@@ -667,7 +664,7 @@ class ConvolutionalSequence(Sequence, Initializable, Feedforward):
                 layer.batch_size = self.batch_size
             if not (hasattr(layer, "num_channels") and hasattr(layer, "image_size")):
                 raise ValueError(
-                    f"{_where(self)}: layer {type(layer).__name__} {layer.name!r} has no "
+                    f"{describe(self)}: layer {type(layer).__name__} {layer.name!r} has no "
                     f"num_channels and image_size to configure (expected convolutional, "
                     f"pooling, batch normalization or elementwise activation bricks)"
                 )

@@ -16,14 +16,11 @@ from pytensor.graph.basic import Constant, clone_get_equiv
 from pytensor.graph.traversal import graph_inputs, truncated_graph_inputs
 from pytensor.tensor.subtensor import Subtensor
 
-from blocks.bricks.base import Application, Brick, application
+from blocks.bricks.base import Application, Brick, application, describe
 from blocks.config import config
 from blocks.initialization import NdarrayInitialization
 
 __all__ = ["BaseRecurrent", "recurrent"]
-
-def _describe(brick):
-    return f"{type(brick).__name__} {brick.name!r}"
 
 
 def _state_shape(batch_size, dim):
@@ -187,12 +184,12 @@ def _recurrent_application(step, attributes):
             list(bound.sequences) + list(bound.contexts))
         if len(args) > len(names):
             raise TypeError(
-                f"{_describe(brick)}: {bound.name}() takes at most {len(names)} positional "
+                f"{describe(brick)}: {bound.name}() takes at most {len(names)} positional "
                 f"arguments ({', '.join(names)}), got {len(args)}"
             )
         for name, value in zip(names, args):
             if name in kwargs:
-                raise TypeError(f"{_describe(brick)}: {bound.name}() got two values for {name!r}")
+                raise TypeError(f"{describe(brick)}: {bound.name}() got two values for {name!r}")
             kwargs[name] = value
         return _iterate(brick, bound, application_call, kwargs)
 
@@ -223,7 +220,7 @@ def _check_sequences(brick, bound, sequences):
     """Refuse sequences that are not time-major ``(time, batch, ...)``, or a bad mask."""
     reference = None
     for name, sequence in sequences.items():
-        where = f"{_describe(brick)}: {bound.name}() argument {name!r}"
+        where = f"{describe(brick)}: {bound.name}() argument {name!r}"
         if name == "mask" and sequence.ndim != 2:
             raise ValueError(
                 f"{where}: the mask must be (time, batch): expected ndim=2, found "
@@ -290,7 +287,7 @@ def _iterate(brick, bound, application_call, kwargs):
     not_output = [name for name in state_names if name not in output_names]
     if not_output:
         raise ValueError(
-            f"{_describe(brick)}: the states {not_output} of {bound.name}() are not among its "
+            f"{describe(brick)}: the states {not_output} of {bound.name}() are not among its "
             f"outputs {output_names}; a recurrent step must return its next states"
         )
 
@@ -313,7 +310,7 @@ def _iterate(brick, bound, application_call, kwargs):
             batch_size = first.shape[1]
     elif n_steps is None or batch_size is None:
         raise ValueError(
-            f"{_describe(brick)}: {bound.name}() was given no sequence, so it needs n_steps "
+            f"{describe(brick)}: {bound.name}() was given no sequence, so it needs n_steps "
             f"and batch_size (got n_steps={n_steps!r}, batch_size={batch_size!r})"
         )
 
@@ -366,7 +363,7 @@ def _scan(brick, bound, application_call, sequences, states, contexts, others, n
     outputs = bound(iterate=False, return_list=True, **step_kwargs)
     if len(outputs) != len(output_names):
         raise ValueError(
-            f"{_describe(brick)}: one step of {bound.name}() returned {len(outputs)} outputs, "
+            f"{describe(brick)}: one step of {bound.name}() returned {len(outputs)} outputs, "
             f"expected {len(output_names)} ({output_names})"
         )
     outputs = [pt.as_tensor_variable(output) for output in outputs]
@@ -428,7 +425,7 @@ def _match_state(brick, bound, name, output, initial):
     """Check that a next state can follow the previous one in the loop."""
     if output.ndim != initial.ndim:
         raise ValueError(
-            f"{_describe(brick)}: one step of {bound.name}() returned the state {name!r} with "
+            f"{describe(brick)}: one step of {bound.name}() returned the state {name!r} with "
             f"ndim={output.ndim}, but its initial value has ndim={initial.ndim}"
         )
     if output.dtype != initial.dtype:
