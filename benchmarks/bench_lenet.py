@@ -21,7 +21,13 @@ import pytensor.tensor as pt
 
 pytensor.config.floatX = "float32"
 
-from benchmarks.harness import Candidate, parse_args, run_benchmark  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    Candidate,
+    parse_args,
+    run_benchmark,
+    torch_dense_layers,
+    torch_sgd_step,
+)
 
 BATCH = 128
 IMAGE = (28, 28)
@@ -166,26 +172,8 @@ def torch_step():
             conv.bias.copy_(torch.from_numpy(b))
         layers += [conv, torch.nn.ReLU(), torch.nn.MaxPool2d(2)]
     layers.append(torch.nn.Flatten())
-    for i, (w, b) in enumerate(zip(weights, biases[len(filters):])):
-        linear = torch.nn.Linear(*w.shape)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(w.T.copy()))
-            linear.bias.copy_(torch.from_numpy(b))
-        layers.append(linear)
-        if i < len(weights) - 1:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
-    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(model(tx), ty)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    return step, torch.__version__
+    layers += torch_dense_layers(weights, biases[len(filters):])
+    return torch_sgd_step(layers, x, y, LEARNING_RATE)
 
 
 def keep_heap():

@@ -19,7 +19,13 @@ import pytensor.tensor as pt
 pytensor.config.floatX = "float32"
 
 import blocks  # noqa: E402, F401  (registers the library's rewrites with PyTensor)
-from benchmarks.harness import Candidate, parse_args, run_benchmark  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    Candidate,
+    parse_args,
+    run_benchmark,
+    torch_dense_layers,
+    torch_sgd_step,
+)
 
 DIMS = (784, 1024, 1024, 10)
 BATCH = 256
@@ -123,30 +129,8 @@ def build_plain():
 
 def torch_step():
     """A PyTorch eager training step with the same initial values (``torch.optim.SGD``)."""
-    import torch
-
     weights, biases, x, y = initial_values()
-    layers = []
-    for i, (w, b) in enumerate(zip(weights, biases)):
-        linear = torch.nn.Linear(*w.shape)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(w.T.copy()))
-            linear.bias.copy_(torch.from_numpy(b))
-        layers.append(linear)
-        if i < len(weights) - 1:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
-    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(model(tx), ty)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    return step, torch.__version__
+    return torch_sgd_step(torch_dense_layers(weights, biases), x, y, LEARNING_RATE)
 
 
 def _ops(fn):

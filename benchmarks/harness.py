@@ -197,6 +197,44 @@ def compile_times(builder, cold=True, warm_runs=3, timeout=1800):
             "process_setup_warm_s": statistics.median(s for _, s in warm)}
 
 
+def torch_dense_layers(weights, biases):
+    """PyTorch ``Linear`` layers holding the given ``(in, out)`` weights, ReLU between them.
+
+    The benchmarks give PyTorch the same initial values as our models, so that the
+    losses can be checked equal before timing. Imports torch (bench extra only).
+    """
+    import torch
+
+    layers = []
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        linear = torch.nn.Linear(*w.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w.T.copy()))
+            linear.bias.copy_(torch.from_numpy(b))
+        layers.append(linear)
+        if i < len(weights) - 1:
+            layers.append(torch.nn.ReLU())
+    return layers
+
+
+def torch_sgd_step(layers, x, y, learning_rate):
+    """``(step, torch version)``: one eager SGD step of softmax cross-entropy on ``x, y``."""
+    import torch
+
+    model = torch.nn.Sequential(*layers)
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(tx), ty)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step, torch.__version__
+
+
 def _summary(candidates, reference, peak):
     ref = next((c for c in candidates if c.name == reference), None)
     ref_ms = statistics.median(ref.times) * 1e3 if ref is not None else None
