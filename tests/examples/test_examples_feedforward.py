@@ -1,26 +1,10 @@
 """The feed-forward examples in tiny configurations: their costs decrease."""
 
-import contextlib
-import io
 
 import pytest
 
 from blocks.examples import mnist, quickstart
-from blocks.examples._common import run_example, training_curves
-
-
-def run(module, argv):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        main_loop, figures = run_example(module.NAME, module.parser().parse_args(argv),
-                                         module.build, module.report)
-    return main_loop, figures, out.getvalue()
-
-
-def assert_cost_decreases(main_loop, record, epochs):
-    done, values = training_curves(main_loop.log, [record])[record]
-    assert done == list(range(epochs + 1))
-    assert values[-1] < values[0]
+from tests.examples.helpers import assert_cost_decreases, run
 
 
 def test_quickstart(tmp_path):

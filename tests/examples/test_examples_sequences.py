@@ -1,27 +1,11 @@
 """The sequence examples (markov_chain, reverse_words) in tiny configurations."""
 
-import contextlib
-import io
 
 import numpy as np
 import pytest
 
 from blocks.examples import markov_chain, reverse_words
-from blocks.examples._common import run_example, training_curves
-
-
-def run(module, argv):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        main_loop, figures = run_example(module.NAME, module.parser().parse_args(argv),
-                                         module.build, module.report)
-    return main_loop, figures, out.getvalue()
-
-
-def assert_cost_decreases(main_loop, record, epochs):
-    done, values = training_curves(main_loop.log, [record])[record]
-    assert done == list(range(epochs + 1))
-    assert values[-1] < values[0]
+from tests.examples.helpers import assert_cost_decreases, run
 
 
 def test_markov_chain(tmp_path):
