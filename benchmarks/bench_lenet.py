@@ -23,8 +23,10 @@ pytensor.config.floatX = "float32"
 
 from benchmarks.harness import (  # noqa: E402
     Candidate,
+    compiled_ops,
     parse_args,
     run_benchmark,
+    same_losses,
     torch_dense_layers,
     torch_sgd_step,
 )
@@ -195,10 +197,6 @@ def keep_heap():
         libc.mallopt(m_trim_threshold, 1 << 30))
 
 
-def _ops(fn):
-    return [str(node.op) for node in fn.maker.fgraph.toposort()]
-
-
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     heap_kept = "--keep-heap" in argv and keep_heap()
@@ -210,16 +208,13 @@ def main(argv=None):
     step_torch, torch_version = torch_step()
 
     # Same computation: the losses of two steps from the same start must agree.
-    losses = {
-        "bricks": [float(bricks_fn(x, y)) for _ in range(2)],
-        "handwritten": [float(handwritten_fn(x, y)) for _ in range(2)],
-        "pytorch": [step_torch() for _ in range(2)],
-    }
-    for name, values in losses.items():
-        if not np.allclose(values, losses["pytorch"], rtol=1e-3, atol=1e-4):
-            raise AssertionError(f"{name} computes different losses: {losses}")
+    losses = same_losses({
+        "bricks": lambda: bricks_fn(x, y),
+        "handwritten": lambda: handwritten_fn(x, y),
+        "pytorch": step_torch,
+    })
 
-    bricks_ops, handwritten_ops = _ops(bricks_fn), _ops(handwritten_fn)
+    bricks_ops, handwritten_ops = compiled_ops(bricks_fn), compiled_ops(handwritten_fn)
     candidates = [
         Candidate("bricks", lambda: bricks_fn(x, y), FLOPS,
                   builder="benchmarks.bench_lenet:build_bricks",

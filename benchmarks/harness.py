@@ -235,6 +235,31 @@ def torch_sgd_step(layers, x, y, learning_rate):
     return step, torch.__version__
 
 
+def compiled_ops(function):
+    """The ops of a compiled PyTensor function, in execution order, as strings."""
+    return [str(node.op) for node in function.maker.fgraph.toposort()]
+
+
+def same_losses(steps, reference="pytorch", rtol=1e-3, atol=1e-4):
+    """Run every step function twice from its start; raise unless all agree with `reference`.
+
+    Parameters
+    ----------
+    steps : dict
+        Candidate name to a function running one training step and returning the loss.
+
+    Returns
+    -------
+    dict
+        Candidate name to its two losses, for the JSON record.
+    """
+    losses = {name: [float(step()) for _ in range(2)] for name, step in steps.items()}
+    for name, values in losses.items():
+        if not np.allclose(values, losses[reference], rtol=rtol, atol=atol):
+            raise AssertionError(f"{name} computes different losses: {losses}")
+    return losses
+
+
 def _summary(candidates, reference, peak):
     ref = next((c for c in candidates if c.name == reference), None)
     ref_ms = statistics.median(ref.times) * 1e3 if ref is not None else None
