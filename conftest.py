@@ -6,11 +6,31 @@ minutes. Tests marked ``numba`` run under the default mode (the Numba linker), s
 both paths are covered.
 """
 
+import doctest
+import inspect
+
 import numpy as np
 import pytensor
 import pytest
 
+from blocks.bricks.base import Application
+
 pytensor.config.mode = "FAST_COMPILE"
+
+_find_lineno = doctest.DocTestFinder._find_lineno
+
+
+def _find_application_lineno(self, obj, source_lines):
+    # doctest locates docstrings of functions, classes and modules only; without this a
+    # failing example of an application method is reported at an unknown line.
+    if isinstance(obj, Application):
+        obj = inspect.unwrap(obj.application_function)
+    return _find_lineno(self, obj, source_lines)
+
+
+# pytest's doctest finder is a subclass it builds per module, so the base class is the
+# one place to teach it.
+doctest.DocTestFinder._find_lineno = _find_application_lineno
 
 
 def pytest_configure(config):

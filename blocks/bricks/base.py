@@ -79,6 +79,10 @@ class Application:
 
     def __init__(self, application_function):
         self.__doc__ = application_function.__doc__
+        # Without it the object claims this module, so doctest (which skips class
+        # attributes from other modules) never collects the examples of application
+        # methods defined elsewhere.
+        self.__module__ = application_function.__module__
         self.application_function = application_function
         self.application_name = application_function.__name__
         self.delegate_function = None

@@ -204,6 +204,9 @@ def _recurrent_application(step, attributes):
     recurrent_apply.__qualname__ = step.__qualname__
     recurrent_apply.__doc__ = step.__doc__
     recurrent_apply.__module__ = step.__module__
+    # Lets tools that look for the source (the doctest line numbers of conftest.py) find
+    # the step; __signature__ above still wins for inspect.signature.
+    recurrent_apply.__wrapped__ = step
 
     app = Application(recurrent_apply)
     for name, value in attributes.items():
