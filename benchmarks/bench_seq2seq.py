@@ -16,8 +16,13 @@ as PyTorch users write custom cells (the GRU here applies the reset gate before 
 recurrent product, which ``torch.nn.GRU`` does not). Both start from the same parameter
 values and data; the script checks that their losses agree over two steps before timing.
 
-Run ``python -m benchmarks.run seq2seq`` (or ``python -m benchmarks.bench_seq2seq``). Compiling
-the step (scan gradients through the attention, Numba) takes minutes.
+The bricks build the decoder's loop as one
+:class:`~blocks.bricks.attention_fused.FusedAttentionGRU` node (and the encoder's as
+:class:`~blocks.bricks.recurrent.fused.FusedRecurrent` nodes); the ``bricks scan``
+candidate (``--breakdown``) is the same model with ``fused = False`` on the attention
+recurrent brick: the loop :func:`pytensor.scan` builds from the step.
+
+Run ``python -m benchmarks.run seq2seq`` (or ``python -m benchmarks.bench_seq2seq``).
 """
 
 import numpy as np
@@ -102,11 +107,13 @@ def build_model():
     return embedding, fork, encoder, generator
 
 
-def bricks_graph():
-    """The cost of the model built from bricks, and its parameters."""
+def bricks_graph(fused=True):
+    """The cost of the model built from bricks, and its parameters. With ``fused=False``
+    the decoder's loop is a scan over the attention recurrent brick's step."""
     from blocks.graph import ComputationGraph
 
     embedding, fork, encoder, generator = build_model()
+    generator.transition.fused = fused
     source, target = pt.lmatrix("source"), pt.lmatrix("target")
     source_mask, target_mask = pt.matrix("source_mask"), pt.matrix("target_mask")
     annotations = encoder.apply(**fork.apply(embedding.apply(source), return_dict=True),
@@ -118,12 +125,16 @@ def bricks_graph():
         embedding, fork, encoder, generator)
 
 
-def compile_bricks():
-    inputs, cost, parameters, _ = bricks_graph()
+def training_step(inputs, cost, parameters):
+    """The compiled SGD step of the bricks model."""
     gradients = pytensor.grad(cost, parameters)
     lr = np.float32(LEARNING_RATE)
     return pytensor.function(inputs, cost, updates=[
         (p, p - lr * g) for p, g in zip(parameters, gradients)])
+
+
+def compile_bricks():
+    return training_step(*bricks_graph()[:3])
 
 
 def build_bricks():
@@ -252,16 +263,17 @@ def main(argv=None):
     values = data()
     inputs, cost, parameters, bricks = bricks_graph()
     reference = parameter_values(bricks)
-    gradients = pytensor.grad(cost, parameters)
-    lr = np.float32(LEARNING_RATE)
-    bricks_fn = pytensor.function(inputs, cost, updates=[
-        (p, p - lr * g) for p, g in zip(parameters, gradients)])
+    bricks_fn = training_step(inputs, cost, parameters)
     step_torch, torch_version = torch_step(reference)
+    steps = {"bricks": lambda: float(bricks_fn(*values)), "pytorch": step_torch}
+    if args.breakdown:
+        scan_fn = training_step(*bricks_graph(fused=False)[:3])
+        steps["bricks scan"] = lambda: float(scan_fn(*values))
 
-    losses = {"bricks": [float(bricks_fn(*values)) for _ in range(2)],
-              "pytorch": [step_torch() for _ in range(2)]}
-    if not np.allclose(losses["bricks"], losses["pytorch"], rtol=1e-4, atol=1e-4):
-        raise AssertionError(f"the candidates compute different losses: {losses}")
+    losses = {name: [step() for _ in range(2)] for name, step in steps.items()}
+    for history in losses.values():
+        if not np.allclose(history, losses["pytorch"], rtol=1e-4, atol=1e-4):
+            raise AssertionError(f"the candidates compute different losses: {losses}")
 
     candidates = [
         Candidate("bricks", lambda: bricks_fn(*values), FLOPS,
@@ -269,6 +281,8 @@ def main(argv=None):
                   info={"compiled_nodes": len(bricks_fn.maker.fgraph.apply_nodes)}),
         Candidate("pytorch", step_torch, FLOPS, info={"torch": torch_version}),
     ]
+    if args.breakdown:
+        candidates.insert(1, Candidate("bricks scan", lambda: scan_fn(*values), FLOPS))
     return run_benchmark("seq2seq", candidates, args, reference="pytorch", extra={
         "model": {"vocabulary": VOCABULARY, "length": LENGTH, "batch": BATCH, "dim": DIM,
                   "dtype": "float32", "learning_rate": LEARNING_RATE,

@@ -19,9 +19,11 @@ The attention mechanism of [BCB]_ is :class:`SequenceContentAttention`;
 import pytensor
 import pytensor.tensor as pt
 
+from blocks.bricks.attention_fused import fused_attention_states
 from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.bricks.interfaces import Feedforward, Initializable
 from blocks.bricks.parallel import Distribute, Parallel
+from blocks.bricks.recurrent.architectures import GatedRecurrent
 from blocks.bricks.recurrent.base import BaseRecurrent, recurrent
 from blocks.bricks.sequences import Sequence
 from blocks.bricks.simple import Linear, Tanh
@@ -494,6 +496,20 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
         The name of the mask of the attended; "attended_mask" or the second context of
         the transition by default.
 
+    Attributes
+    ----------
+    fused : bool
+        True (the default): when the transition is a
+        :class:`~blocks.bricks.recurrent.GatedRecurrent` (with its default activations
+        and its ``fused`` attribute on), the attention a
+        :class:`SequenceContentAttention` with its default energy computer and linear
+        state transformer, and the distribute brick the default one, :meth:`apply` over
+        whole sequences builds one
+        :class:`~blocks.bricks.attention_fused.FusedAttentionGRU` node (fast, exact
+        gradients) instead of a :func:`pytensor.scan` loop over :meth:`do_apply`'s step.
+        Set it to False to always get the scan loop, e.g. to find or transform the
+        variables of one step in the graph.
+
     Notes
     -----
     See :class:`~blocks.bricks.Initializable` for initialization parameters. All the
@@ -518,6 +534,8 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
     >>> states.eval(values).shape, averages.eval(values).shape, weights.eval(values).shape
     ((5, 2, 3), (5, 2, 4), (5, 2, 7))
     """
+
+    fused = True
 
     def __init__(self, transition, attention, distribute=None, add_contexts=True,
                  attended_name=None, attended_mask_name=None, **kwargs):
@@ -668,6 +686,82 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
         current_states = self.compute_states(
             return_list=True, **dict_union(sequences, states, current_glimpses, kwargs))
         return current_states + list(current_glimpses.values())
+
+    def fused_recurrence(self, bound, sequences, states, contexts, reverse):
+        """The outputs of :meth:`do_apply` over whole sequences computed by a
+        :class:`~blocks.bricks.attention_fused.FusedAttentionGRU` node, or None when the
+        configuration is not one it computes (see :attr:`fused`).
+
+        Called by :func:`~blocks.bricks.recurrent.recurrent` with the sequences in time
+        order, the initial states and the contexts.
+        """
+        parameters = self._fused_parameters(bound)
+        if parameters is None:
+            return None
+        (U, Ug, W_state, state_bias, w_energy, W_in, in_bias, W_gates, gates_bias) = parameters
+        known = {self.attended_name, self.attended_mask_name, self.preprocessed_attended_name}
+        attended = contexts.get(self.attended_name)
+        preprocessed = contexts.get(self.preprocessed_attended_name)
+        if (attended is None or preprocessed is None or set(contexts) - known
+                or not {"inputs", "gate_inputs"} <= set(sequences)):
+            return None
+        attended_mask = contexts.get(self.attended_mask_name)
+        mask = sequences.get("mask")
+        # The checks the step would make, on one step's types.
+        self.attention._check_attended(attended, preprocessed, attended_mask)
+        one_step = {name: value.type.clone(shape=value.type.shape[1:])()
+                    for name, value in sequences.items()}
+        self.transition._check_step(one_step.get("mask"), {"states": states["states"]},
+                                    inputs=one_step["inputs"],
+                                    gate_inputs=one_step["gate_inputs"])
+        # Biases are the same at every step: they join the loop's inputs outside it.
+        inputs, gate_inputs = sequences["inputs"], sequences["gate_inputs"]
+        if in_bias is not None:
+            inputs = inputs + in_bias
+        if gates_bias is not None:
+            gate_inputs = gate_inputs + gates_bias
+        if state_bias is not None:
+            preprocessed = preprocessed + state_bias
+        results = fused_attention_states(
+            inputs, gate_inputs, states["states"], [U, Ug, W_state, w_energy, W_in, W_gates],
+            attended, preprocessed, mask=mask, attended_mask=attended_mask, reverse=reverse)
+        if results is None:
+            return None
+        by_name = dict(zip(["states"] + self._glimpse_names, results))
+        return [by_name[name] for name in bound.outputs]
+
+    def _fused_parameters(self, bound):
+        """The parameters of the fused loop (biases None when absent), or None if it
+        cannot compute this brick's step."""
+        transition, attention, distribute = self.transition, self.attention, self.distribute
+        # A subclass that redefines a part of the step gets the scan loop over its step.
+        redefined = [name for name in ("do_apply", "take_glimpses", "compute_states")
+                     if getattr(type(self), name) is not getattr(AttentionRecurrent, name)]
+        if (not self.fused or redefined or bound.application is not AttentionRecurrent.do_apply
+                or not isinstance(transition, GatedRecurrent)
+                or transition.fused_activation() is None
+                or type(attention) is not SequenceContentAttention
+                or list(attention.state_names) != ["states"]
+                or self._glimpse_names != ["weighted_averages", "weights"]
+                or type(distribute) is not Distribute
+                or distribute.source_name != "weighted_averages"
+                or sorted(distribute.target_names) != ["gate_inputs", "inputs"]):
+            return None
+        (state_transformer,) = attention.state_transformers.children
+        energy = attention.energy_computer
+        if (type(state_transformer) is not Linear or type(energy) is not ShallowEnergyComputer
+                or [type(child) for child in energy.children] != [Tanh, Linear]
+                or energy.children[1].use_bias
+                or any(type(child) is not Linear for child in distribute.children)):
+            return None
+        targets = dict(zip(distribute.target_names, distribute.children))
+
+        def weight_and_bias(linear):
+            return linear.W, (linear.b if linear.use_bias else None)
+
+        return (transition.state_to_state, transition.state_to_gates,
+                *weight_and_bias(state_transformer), energy.children[1].W,
+                *weight_and_bias(targets["inputs"]), *weight_and_bias(targets["gate_inputs"]))
 
     @do_apply.property("sequences")
     def do_apply_sequences(self):

@@ -107,11 +107,9 @@ class _StandardRecurrent(BaseRecurrent, Initializable):
         Called by :func:`~blocks.bricks.recurrent.recurrent` with the sequences in time
         order and the initial states.
         """
-        # Subclasses that redefine apply get the scan loop over their own step.
-        owner = next(c for c in type(self).__mro__ if vars(c).get("_fused_kind"))
-        if not self.fused or contexts or bound.application is not owner.apply:
+        if contexts or bound.application is not self.apply.application:
             return None
-        activation = self._fused_activation()
+        activation = self.fused_activation()
         if activation is None:
             return None
         mask = sequences.get("mask")
@@ -127,6 +125,17 @@ class _StandardRecurrent(BaseRecurrent, Initializable):
             mask=mask, reverse=reverse, activation=activation)
 
     _fused_sequences = ("inputs",)
+
+    def fused_activation(self):
+        """The activation a fused loop runs for this brick's step, or None if none can.
+
+        None when :attr:`fused` is off, when a subclass redefines ``apply`` (its own step
+        is then looped with scan) or when the activations are not supported.
+        """
+        owner = next(c for c in type(self).__mro__ if vars(c).get("_fused_kind"))
+        if not self.fused or type(self).apply is not owner.apply:
+            return None
+        return self._fused_activation()
 
     def _fused_activation(self):
         if type(self.activation) is Tanh and type(self.gate_activation) is Logistic:

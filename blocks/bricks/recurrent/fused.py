@@ -27,7 +27,8 @@ from pytensor.scalar import upcast
 
 from blocks.bricks.recurrent import kernels
 
-__all__ = ["FusedRecurrent", "FusedRecurrentGrad", "fused_states"]
+__all__ = ["FusedRecurrent", "FusedRecurrentGrad", "fused_states", "objmode_function",
+           "check_inputs", "visible_gradients"]
 
 _Kind = namedtuple("_Kind", [
     "sequences",  # number of sequence inputs (first inputs)
@@ -59,6 +60,30 @@ def run_kernel(backward, kind, activation, has_mask, reverse, inputs):
     return tuple(results[:n_outputs])
 
 
+def check_inputs(op, variables, ndims):
+    """Refuse inputs of a fused op that are not all of one float dtype, or of other ranks
+    than `ndims`."""
+    dtypes = {v.dtype for v in variables}
+    if len(dtypes) != 1 or not dtypes <= {"float32", "float64"}:
+        raise TypeError(f"{op}: all inputs must have the same float32 or float64 dtype, "
+                        f"got {[v.dtype for v in variables]}")
+    for variable, ndim in zip(variables, ndims):
+        if variable.ndim != ndim:
+            raise TypeError(f"{op}: expected ndim={ndim} for {variable}, found "
+                            f"ndim={variable.ndim}")
+
+
+def visible_gradients(op, outputs, output_grads, n_visible):
+    """The gradients of the first `n_visible` outputs of a fused op (zeros for those that
+    the cost does not depend on); the outputs after them, kept for the backward pass, must
+    not be differentiated."""
+    if any(not isinstance(grad.type, DisconnectedType) for grad in output_grads[n_visible:]):
+        raise NotImplementedError(f"{op}: its outputs after the first {n_visible} are kept "
+                                  f"for the gradient and cannot be differentiated")
+    return [pt.zeros_like(output) if isinstance(grad.type, DisconnectedType) else grad
+            for output, grad in zip(outputs[:n_visible], output_grads[:n_visible])]
+
+
 class _FusedOp(Op):
     __props__ = ("kind", "activation", "has_mask", "reverse")
 
@@ -87,14 +112,7 @@ class _FusedOp(Op):
             storage[0] = result
 
     def _check(self, variables, ndims):
-        dtypes = {v.dtype for v in variables}
-        if len(dtypes) != 1 or not dtypes <= {"float32", "float64"}:
-            raise TypeError(f"{self}: all inputs must have the same float32 or float64 dtype, "
-                            f"got {[v.dtype for v in variables]}")
-        for variable, ndim in zip(variables, ndims):
-            if variable.ndim != ndim:
-                raise TypeError(f"{self}: expected ndim={ndim} for {variable}, found "
-                                f"ndim={variable.ndim}")
+        check_inputs(self, variables, ndims)
 
     def __str__(self):
         flags = [f for f, on in (("mask", self.has_mask), ("reverse", self.reverse)) if on]
@@ -166,15 +184,7 @@ class FusedRecurrent(_FusedOp):
 
     def pullback(self, inputs, outputs, output_grads):
         spec = self.spec
-        for grad in output_grads[spec.visible:]:
-            if not isinstance(grad.type, DisconnectedType):
-                raise NotImplementedError(
-                    f"{self}: its outputs after the first {spec.visible} are kept for the "
-                    f"gradient and cannot be differentiated")
-        grads = [
-            pt.zeros_like(output) if isinstance(grad.type, DisconnectedType) else grad
-            for output, grad in zip(outputs[:spec.visible], output_grads[:spec.visible])
-        ]
+        grads = visible_gradients(self, outputs, output_grads, spec.visible)
         parameters = inputs[spec.sequences:spec.sequences + spec.parameters]
         mask = inputs[-1:] if self.has_mask else []
         backward = FusedRecurrentGrad(self.kind, self.activation, self.has_mask, self.reverse)
@@ -225,25 +235,36 @@ class FusedRecurrentGrad(_FusedOp):
             f"set the brick's `fused` attribute to False to build the loop with scan")
 
 
-def _numba_function(op, node):
-    # The compiled kernels are called from Python (object mode, microseconds per call):
-    # linking them into each compiled graph would make LLVM optimize them again for every
-    # graph, at seconds per graph.
-    backward, kind, activation = op._backward, op.kind, op.activation
-    has_mask, reverse = op.has_mask, op.reverse
+def objmode_function(run, node, version):
+    """A Numba function computing `node` by calling ``run(inputs)`` from object mode, and
+    the integer that enters PyTensor's cache key with the op's props.
+
+    The compiled kernels are called from Python (object mode, microseconds per call):
+    linking them into each compiled graph would make LLVM optimize them again for every
+    graph, at seconds per graph. The key follows the output types and `version`, to bump
+    when what `run` takes or returns changes.
+    """
     output_types = numba.types.Tuple([get_numba_type(o.type) for o in node.outputs])
 
-    def fused(*inputs):
+    def call(*inputs):
         with numba.objmode(results=output_types):
-            results = run_kernel(backward, kind, activation, has_mask, reverse, inputs)
+            results = run(inputs)
         return results
 
-    # The integer enters PyTensor's cache key (with the op's props): it follows the output
-    # types and _NUMBA_VERSION, to bump when run_kernel's arguments or results change.
-    return numba_njit(fused), zlib.crc32(f"{_NUMBA_VERSION} {output_types}".encode())
+    return numba_njit(call), zlib.crc32(f"{version} {output_types}".encode())
 
 
-_NUMBA_VERSION = 3
+def _numba_function(op, node):
+    backward, kind, activation = op._backward, op.kind, op.activation
+    has_mask, reverse = op.has_mask, op.reverse
+
+    def run(inputs):
+        return run_kernel(backward, kind, activation, has_mask, reverse, inputs)
+
+    return objmode_function(run, node, _NUMBA_VERSION)
+
+
+_NUMBA_VERSION = 4
 
 
 @register_funcify_default_op_cache_key(FusedRecurrent)

@@ -564,6 +564,24 @@ def lstm_backward(mask, has_mask, reverse, code, h0, c0, W, w_in, w_forget, w_ou
 
 
 @numba.njit(**JIT)
+def gru_step(h, h_new, g, candidate, inputs, gate_inputs, U_T, Ug_T, reset_states, m,
+             has_mask):
+    """One step of the gated recurrent unit, feature-major: h_new from the state h and the
+    transposed inputs (dim, batch) and gate inputs (2 * dim, batch). Writes the gate
+    values to g and the candidate values to `candidate` (the backward pass needs them);
+    `gate_inputs` and `reset_states` are overwritten."""
+    dim = h.shape[0]
+    np.dot(Ug_T, h, g)
+    _sigmoid_sum(g.ravel(), gate_inputs.ravel())
+    _multiply(reset_states.ravel(), h.ravel(), g[dim:].ravel())
+    np.dot(U_T, reset_states, candidate)
+    _activate_sum(candidate.ravel(), inputs.ravel(), 0)
+    _interpolate(h_new.ravel(), g[:dim].ravel(), candidate.ravel(), h.ravel())
+    if has_mask:
+        _keep(h_new, h, m)
+
+
+@numba.njit(**JIT)
 def gru_forward(mask, has_mask, reverse, code, x, gx, h0, U, Ug):
     """Returns the states and, for the backward pass, the gate values (time, 2 * dim,
     batch) and the candidate values (time, dim, batch)."""
@@ -574,24 +592,18 @@ def gru_forward(mask, has_mask, reverse, code, x, gx, h0, U, Ug):
     masks = _mask_rows(mask, has_mask, n_steps, batch, x)
     U_T, Ug_T = _transposed(U), _transposed(Ug)
     h, h_new = _transposed(h0), np.empty((dim, batch), dtype=dtype)
-    inputs = np.empty((2 * dim, batch), dtype=dtype)
+    inputs = np.empty((dim, batch), dtype=dtype)
+    gate_inputs = np.empty((2 * dim, batch), dtype=dtype)
     reset_states = np.empty((dim, batch), dtype=dtype)
     states = np.empty((n_steps, batch, dim), dtype=dtype)
     gates = np.empty((n_steps, 2 * dim, batch), dtype=dtype)
     candidates = np.empty((n_steps, dim, batch), dtype=dtype)
     for t in range(n_steps):
         s = _source(t, n_steps, reverse)
-        g = gates[t]
-        np.dot(Ug_T, h, g)
-        _transpose_into(inputs, gx[s])
-        _sigmoid_sum(g.ravel(), inputs.ravel())
-        _multiply(reset_states.ravel(), h.ravel(), g[dim:].ravel())
-        np.dot(U_T, reset_states, candidates[t])
-        _transpose_into(inputs[:dim], x[s])
-        _activate_sum(candidates[t].ravel(), inputs[:dim].ravel(), 0)
-        _interpolate(h_new.ravel(), g[:dim].ravel(), candidates[t].ravel(), h.ravel())
-        if has_mask:
-            _keep(h_new, h, masks[s])
+        _transpose_into(inputs, x[s])
+        _transpose_into(gate_inputs, gx[s])
+        gru_step(h, h_new, gates[t], candidates[t], inputs, gate_inputs, U_T, Ug_T,
+                 reset_states, masks[s], has_mask)
         _write_transposed(states[t], h_new)
         h, h_new = h_new, h
     return states, gates, candidates
@@ -628,6 +640,41 @@ def _gru_reset(d_reset_gate, d_h, reset_states, d_reset, h, r):
 
 
 @numba.njit(**JIT)
+def gru_backward_work(dim, batch, dtype_of):
+    """The (features, batch) arrays of :func:`gru_step_backward`: the previous state, the
+    deltas of the inputs and gate inputs, then buffers."""
+    dtype = dtype_of.dtype
+    return (np.empty((dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype),
+            np.empty((2 * dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype),
+            np.empty((dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype))
+
+
+@numba.njit(**JIT)
+def gru_step_backward(d_h, d_state, previous, g, candidate, m, U, Ug, work, d_mask, d_x,
+                      d_gx):
+    """The gradients of one GRU step. `d_h` (dim, batch) holds d cost / d new state without
+    the step's own output gradient `d_state` (batch, dim) and becomes d cost / d previous
+    state `previous` (batch, dim); `g` and `candidate` are the step's gate and candidate
+    values. Writes d_mask (batch,) and the deltas of the inputs d_x (batch, dim) and gate
+    inputs d_gx (batch, 2 * dim); `work` (see :func:`gru_backward_work`) then holds the
+    previous state, the deltas (features, batch) and the reset previous state."""
+    h, d_candidate, d_gate, d_reset, reset_state, buffer = work
+    dim = h.shape[0]
+    z, r = g[:dim], g[dim:]
+    _transpose_into(h, previous)
+    _add_transposed(d_h, d_state)
+    # The state moved by z * (candidate - h) where the mask is 1.
+    _gru_mask_gradient(d_mask, d_h, z, candidate, h)
+    _gru_deltas(d_gate[:dim], d_candidate, d_h, z, candidate, h, m)
+    np.dot(U, d_candidate, d_reset)
+    _gru_reset(d_gate[dim:].ravel(), d_h.ravel(), reset_state.ravel(), d_reset.ravel(),
+               h.ravel(), r.ravel())
+    _add_product(d_h, Ug, d_gate, buffer)
+    _write_transposed(d_x, d_candidate)
+    _write_transposed(d_gx, d_gate)
+
+
+@numba.njit(**JIT)
 def gru_backward(mask, has_mask, reverse, code, h0, U, Ug, states, gates, candidates,
                  d_states):
     n_steps, batch, dim = states.shape
@@ -640,12 +687,8 @@ def gru_backward(mask, has_mask, reverse, code, h0, U, Ug, states, gates, candid
     d_U = np.zeros((dim, dim), dtype=dtype)
     d_Ug = np.zeros((dim, 2 * dim), dtype=dtype)
     d_h = np.zeros((dim, batch), dtype=dtype)
-    h = np.empty((dim, batch), dtype=dtype)
-    d_candidate = np.empty((dim, batch), dtype=dtype)
-    d_gate = np.empty((2 * dim, batch), dtype=dtype)
-    d_reset = np.empty((dim, batch), dtype=dtype)
-    reset_state = np.empty((dim, batch), dtype=dtype)
-    buffer = np.empty((dim, batch), dtype=dtype)
+    work = gru_backward_work(dim, batch, states)
+    h, d_candidate, d_gate, _, reset_state, _ = work
     steps = _chunk_steps(batch)
     chunk_h = np.empty((dim, steps * batch), dtype=dtype)
     chunk_reset = np.empty((dim, steps * batch), dtype=dtype)
@@ -654,18 +697,8 @@ def gru_backward(mask, has_mask, reverse, code, h0, U, Ug, states, gates, candid
     k = 0
     for t in range(n_steps - 1, -1, -1):
         s = _source(t, n_steps, reverse)
-        _transpose_into(h, states[t - 1] if t > 0 else h0)
-        z, r = gates[t, :dim], gates[t, dim:]
-        _add_transposed(d_h, d_states[t])
-        # The state moved by z * (candidate - h) where the mask is 1.
-        _gru_mask_gradient(d_mask[s], d_h, z, candidates[t], h)
-        _gru_deltas(d_gate[:dim], d_candidate, d_h, z, candidates[t], h, masks[s])
-        np.dot(U, d_candidate, d_reset)
-        _gru_reset(d_gate[dim:].ravel(), d_h.ravel(), reset_state.ravel(), d_reset.ravel(),
-                   h.ravel(), r.ravel())
-        _add_product(d_h, Ug, d_gate, buffer)
-        _write_transposed(d_x[s], d_candidate)
-        _write_transposed(d_gx[s], d_gate)
+        gru_step_backward(d_h, d_states[t], states[t - 1] if t > 0 else h0, gates[t],
+                          candidates[t], masks[s], U, Ug, work, d_mask[s], d_x[s], d_gx[s])
         _store_columns(chunk_h, k, h)
         _store_columns(chunk_reset, k, reset_state)
         _store_columns(chunk_candidate, k, d_candidate)
