@@ -5,7 +5,11 @@ from collections import OrderedDict
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.basic import Constant
 from pytensor.graph.replace import clone_replace
+from pytensor.graph.traversal import toposort
+from pytensor.tensor.type import TensorType
 
 from blocks.bricks.sequence_generators import BaseSequenceGenerator
 from blocks.filter import VariableFilter, get_application_call, get_brick
@@ -30,13 +34,26 @@ class BeamSearch:
     :class:`~blocks.bricks.sequence_generators.SoftmaxEmitter`). Finished hypotheses (that
     emitted the end-of-line symbol) are kept, continued with that symbol at no cost.
 
-    Its three functions (initial states and contexts; log-probabilities; next states) are
-    compiled once, on the first search, and reused.
+    A step of the generator also computes things that depend only on the contexts (e.g.
+    the preprocessing of the attended by an attention mechanism, a transformation of the
+    whole source sequence). They are split off the step: computed once per search, from
+    the contexts, and given to the step functions.
+
+    Its four functions (initial states and contexts; the part of a step that depends only
+    on the contexts; log-probabilities; next states) are compiled once, on the first
+    search, and reused.
 
     Parameters
     ----------
     samples : TensorVariable
         An output of a ``generate`` call (e.g. the ``outputs``) of a sequence generator.
+
+    Attributes
+    ----------
+    fixed_variables : list of TensorVariable
+        Set by :meth:`compile`: the variables of a step's graph computed from the contexts
+        alone (and the contexts that the step uses as they are), which a search computes
+        once; e.g. the preprocessed attended of an attention mechanism.
 
     Examples
     --------
@@ -85,6 +102,7 @@ class BeamSearch:
         self.contexts = self._outer_variables(self.generator.generate.contexts, INPUT)
         self.context_names = list(self.contexts)
         self.initial_states = self._initial_states()
+        self.fixed_variables = None
         self._functions = None
 
     def _outer_variables(self, names, role, call=None):
@@ -124,7 +142,7 @@ class BeamSearch:
         return states
 
     def compile(self):
-        """Compile the three functions of the search (done once, on the first search)."""
+        """Compile the four functions of the search (done once, on the first search)."""
         if self._functions is not None:
             return
         outputs_name = "outputs"
@@ -146,16 +164,27 @@ class BeamSearch:
                 f"probabilities and emit once, found {len(probs)} and {len(emitted)}"
             )
         chosen = emitted[0].type(name="chosen_outputs")
-        next_states = [step[name] for name in self.state_names]
-        next_states = clone_replace(next_states, replace={emitted[0]: chosen})
+        # One clone for both functions, so that their fixed parts are the same variables.
+        logprobs, *next_states = clone_replace(
+            [-pt.log(probs[0])] + [step[name] for name in self.state_names],
+            replace={emitted[0]: chosen})
         next_states[self.state_names.index(outputs_name)] = chosen
-        step_inputs = list(context_inputs.values()) + list(state_inputs.values())
+        fixed = _fixed_inputs_of_step([logprobs] + next_states,
+                                      list(state_inputs.values()) + [chosen])
+        fixed_inputs = [var.type(name=var.name or f"fixed_{i}")
+                        for i, var in enumerate(fixed)]
+        logprobs, *next_states = clone_replace(
+            [logprobs] + next_states, replace=dict(zip(fixed, fixed_inputs)))
+        step_inputs = fixed_inputs + list(state_inputs.values())
+        self.fixed_variables = fixed
         self._functions = (
             pytensor.function(
                 self.inputs,
                 list(self.initial_states.values()) + list(self.contexts.values()),
                 on_unused_input="ignore"),
-            pytensor.function(step_inputs, -pt.log(probs[0]), on_unused_input="ignore"),
+            pytensor.function(list(context_inputs.values()), fixed,
+                              on_unused_input="ignore"),
+            pytensor.function(step_inputs, logprobs, on_unused_input="ignore"),
             pytensor.function(step_inputs + [chosen], next_states,
                               on_unused_input="ignore"),
         )
@@ -175,12 +204,26 @@ class BeamSearch:
         return inputs[var] if var in inputs else inputs[var.name]
 
     def compute_logprobs(self, contexts, states):
-        """The costs (negative log-probabilities) of every output, ``(beam, vocabulary)``."""
-        return self._functions[1](*contexts.values(), *states.values())
+        """The costs (negative log-probabilities) of every output, ``(beam, vocabulary)``.
+
+        The part of the step that depends only on the contexts is computed anew by every
+        call; :meth:`search` computes it once.
+        """
+        return self._logprobs(self._fixed_values(contexts), states)
 
     def compute_next_states(self, contexts, states, outputs):
         """The states after emitting `outputs` from `states`."""
-        values = self._functions[2](*contexts.values(), *states.values(), outputs)
+        return self._next_states(self._fixed_values(contexts), states, outputs)
+
+    def _fixed_values(self, contexts):
+        """The values of :attr:`fixed_variables` for the given contexts."""
+        return self._functions[1](*[contexts[name] for name in self.contexts])
+
+    def _logprobs(self, fixed_values, states):
+        return self._functions[2](*fixed_values, *states.values())
+
+    def _next_states(self, fixed_values, states, outputs):
+        values = self._functions[3](*fixed_values, *states.values(), outputs)
         return OrderedDict(zip(self.state_names, values))
 
     @staticmethod
@@ -259,6 +302,7 @@ class BeamSearch:
                 f"BeamSearch.search: eol_symbol must be an index into the vocabulary of "
                 f"{vocabulary} outputs (0 to {vocabulary - 1}), got {eol_symbol!r}"
             )
+        fixed_values = self._fixed_values(contexts)
         beam_size = len(states["outputs"])
         all_outputs = states["outputs"][None, :]
         all_masks = np.ones_like(all_outputs, dtype=pytensor.config.floatX)
@@ -266,7 +310,7 @@ class BeamSearch:
         for i in range(max_length):
             if all_masks[-1].sum() == 0:
                 break
-            logprobs = self.compute_logprobs(contexts, states)
+            logprobs = self._logprobs(fixed_values, states)
             next_costs = all_costs[-1][:, None] + logprobs * all_masks[-1][:, None]
             # Finished hypotheses may only continue with the end-of-line symbol (at no cost).
             (finished,) = np.where(all_masks[-1] == 0)
@@ -279,7 +323,7 @@ class BeamSearch:
             all_outputs = all_outputs[:, rows]
             all_masks = all_masks[:, rows]
             all_costs = all_costs[:, rows]
-            states = self.compute_next_states(contexts, states, outputs.astype(
+            states = self._next_states(fixed_values, states, outputs.astype(
                 states["outputs"].dtype))
             all_outputs = np.vstack([all_outputs, outputs[None, :]])
             all_costs = np.vstack([all_costs, chosen_costs[None, :]])
@@ -306,3 +350,49 @@ class BeamSearch:
         totals = [float(total) for total in costs.sum(axis=1)]
         order = sorted(range(len(totals)), key=totals.__getitem__)
         return [sequences[i] for i in order], [totals[i] for i in order]
+
+
+def _fixed_inputs_of_step(outputs, varying):
+    """The variables computed from the contexts that a step needs.
+
+    Parameters
+    ----------
+    outputs : list of Variable
+        The outputs of the step.
+    varying : list of Variable
+        The inputs of the step that change from step to step (the states, the chosen
+        outputs); its other inputs, the contexts, are fixed for a whole search.
+
+    Returns
+    -------
+    list of Variable
+        The largest computations of the graph of `outputs` from the contexts (and
+        the contexts themselves) that depend on none of `varying` and that a computation
+        depending on one of them uses. Computed outside the step, they leave the step
+        only what must be redone at every step. Computations from constants and shared
+        variables alone stay in the step: they are cheap, and PyTensor simplifies the
+        step with the constants.
+    """
+    varying = set(varying)
+    from_contexts = set()
+    in_step = []
+    for node in toposort(outputs):
+        # A node with a non-tensor output (a random draw, which must be drawn again at
+        # every step, updates its generator) stays in the step: its outputs could not be
+        # given to the step as tensors anyway.
+        if any(var in varying for var in node.inputs) or not all(
+                isinstance(var.type, TensorType) for var in node.outputs):
+            varying.update(node.outputs)
+            in_step.append(node)
+        elif any(var in from_contexts or _is_context(var, varying) for var in node.inputs):
+            from_contexts.update(node.outputs)
+    fixed = OrderedDict()
+    for var in [var for node in in_step for var in node.inputs] + list(outputs):
+        if var in from_contexts or _is_context(var, varying):
+            fixed[var] = None
+    return list(fixed)
+
+
+def _is_context(var, varying):
+    return var.owner is None and var not in varying and \
+        not isinstance(var, (Constant, SharedVariable))

@@ -17,7 +17,9 @@ from blocks.bricks.sequence_generators import (
     SequenceGenerator,
     SoftmaxEmitter,
 )
+from blocks.filter import VariableFilter
 from blocks.initialization import Constant, IsotropicGaussian
+from blocks.roles import OUTPUT
 from blocks.search import BeamSearch
 
 floatX = pytensor.config.floatX
@@ -107,6 +109,51 @@ def test_search_compiles_once_and_reuses_its_functions(model, monkeypatch):
     second = search.search({"attended": np.repeat(SOURCE, 3, axis=1)}, EOL, LENGTH)
     assert compiled == []
     assert first == second
+
+
+def test_steps_do_not_redo_the_preprocessing_of_the_attended(model, monkeypatch):
+    search, attended, _ = model
+    beam(search, attended, 2)
+    attention = search.generator.transition.attention
+    weight = attention.attended_transformer.W
+    initial, fixed, logprobs, next_states = search._functions
+    # The preprocessed attended is computed from the contexts, once per search...
+    assert VariableFilter(applications=[attention.preprocess],
+                          roles=[OUTPUT])(search.fixed_variables)
+    assert weight in fixed.get_shared()
+    # ...and the step functions get it instead of multiplying the attended by its weight.
+    for step in (logprobs, next_states):
+        assert weight not in step.get_shared()
+        assert attention.attended_transformer.b not in step.get_shared()
+    calls = {}
+
+    def counted(index, function):
+        def call(*args):
+            calls[index] = calls.get(index, 0) + 1
+            return function(*args)
+        return call
+
+    monkeypatch.setattr(search, "_functions", tuple(
+        counted(index, function) for index, function in enumerate(search._functions)))
+    outputs, _, _ = beam(search, attended, 2, as_arrays=True)
+    assert calls[1] == 1 and calls[2] == calls[3] == len(outputs) > 1
+
+
+def test_step_methods_give_the_costs_of_the_generator(model):
+    # The public one-step methods take the contexts and compute the fixed part themselves.
+    search, attended, cost_matrix = model
+    search.compile()
+    states, contexts = search.compute_initial_states_and_contexts({attended: SOURCE})
+    assert list(contexts) == ["attended"]
+    first = search.compute_logprobs(contexts, states)
+    np.testing.assert_allclose(
+        first[0], scores(cost_matrix, [[c] for c in range(VOCABULARY)])[0], rtol=1e-6)
+    chosen = np.array([2], dtype=states["outputs"].dtype)
+    states = search.compute_next_states(contexts, states, chosen)
+    np.testing.assert_allclose(states["outputs"], chosen)
+    second = search.compute_logprobs(contexts, states)
+    np.testing.assert_allclose(
+        second[0], scores(cost_matrix, [[2, c] for c in range(VOCABULARY)])[1], rtol=1e-6)
 
 
 def test_as_arrays_and_ignore_first_eol(model):
