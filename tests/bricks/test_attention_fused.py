@@ -26,8 +26,8 @@ from blocks.bricks.sequence_generators import (
 from blocks.initialization import IsotropicGaussian
 from blocks.model import Model
 from tests.bricks.recurrent.recurrent_reference import gru_loop
-from tests.bricks.recurrent.test_recurrent_fused import op_names
 from tests.bricks.test_attention import numpy_masked_softmax
+from tests.helpers import op_names
 
 DIM, ATTENDED_DIM, MATCH_DIM = 3, 4, 5
 NAMES = ("inputs", "gate_inputs", "attended", "mask", "attended_mask")

@@ -10,15 +10,9 @@ from blocks.bricks import Rectifier, Softplus, Tanh
 from blocks.bricks.recurrent import LSTM, GatedRecurrent, SimpleRecurrent, kernels, recurrent
 from blocks.bricks.recurrent.fused import FusedRecurrent, FusedRecurrentGrad
 from blocks.initialization import IsotropicGaussian
+from tests.helpers import op_names
 
 floatX = pytensor.config.floatX
-
-
-def op_names(outputs):
-    outputs = outputs if isinstance(outputs, list) else [outputs]
-    nodes = pytensor.graph.traversal.applys_between(
-        pytensor.graph.traversal.graph_inputs(outputs), outputs)
-    return {type(node.op).__name__ for node in nodes}
 
 
 def initialized(brick):
