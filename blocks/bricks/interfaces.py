@@ -1,11 +1,11 @@
 """Interfaces shared by many bricks: activations, feed-forward bricks, initialization, RNGs."""
 
 import numpy as np
-from pytensor.tensor.random.utils import RandomStream
 
 from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.config import config
 from blocks.roles import BIAS, FILTER, WEIGHT, has_roles
+from blocks.utils.random import RNGStream
 
 __all__ = [
     "Activation", "Feedforward", "Initializable", "LinearLike", "Random", "RNGMixin",
@@ -85,9 +85,14 @@ class Random(Brick):
 
     @property
     def theano_rng(self):
-        """The brick's symbolic random stream, created from :attr:`theano_seed`."""
+        """The brick's symbolic random stream, created from :attr:`theano_seed`.
+
+        A :class:`~blocks.utils.random.RNGStream`: ``self.theano_rng.normal(size=...)``
+        and the like give random variables that advance at every call of a compiled
+        function.
+        """
         if getattr(self, "_theano_rng", None) is None:
-            self._theano_rng = RandomStream(self.theano_seed)
+            self._theano_rng = RNGStream(self.theano_seed)
         return self._theano_rng
 
     @theano_rng.setter
@@ -95,9 +100,9 @@ class Random(Brick):
         self._theano_rng = value
 
     def __getstate__(self):
-        # A RandomStream holds modules and cannot be pickled; the random variables already
-        # in graphs keep their own shared generators, and a new stream is made from
-        # theano_seed when the unpickled brick next samples.
+        # An unpickled brick samples as a new brick of the same theano_seed would, so
+        # that its graphs can be rebuilt reproducibly; the random variables already in
+        # graphs keep their own shared generators.
         state = super().__getstate__()
         state.pop("_theano_rng", None)
         return state

@@ -1,22 +1,18 @@
 """Regularization by graph transformation: dropout and additive Gaussian noise."""
 
-import warnings
-
 import pytensor.tensor as pt
-from pytensor.tensor.random.utils import RandomStream
 
 from blocks.config import config
 from blocks.roles import DROPOUT, add_role
+from blocks.utils.random import RNGStream
 
 __all__ = ["apply_dropout", "apply_noise"]
 
 
 def _random_stream(seed):
-    # RandomStream's variables update their generator by themselves (default updates),
-    # which a graph transformation needs; PyTensor 3 flags the class as deprecated.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return RandomStream(config.default_seed if seed is None else seed)
+    # The stream's draws advance their generators by themselves (default updates): a
+    # transformed graph brings no updates of its own to give to the compiled function.
+    return RNGStream(config.default_seed if seed is None else seed)
 
 
 def apply_dropout(computation_graph, variables, drop_prob, rng=None, seed=None,
@@ -34,9 +30,9 @@ def apply_dropout(computation_graph, variables, drop_prob, rng=None, seed=None,
         Variables of the graph to apply dropout to.
     drop_prob : float
         Probability of dropping a unit, in ``[0, 1)`` (or 1 with a `custom_divisor`).
-    rng : RandomStream, optional
-        The random stream to draw the masks from; by default a new one seeded with
-        `seed`.
+    rng : RNGStream, optional
+        The random stream to draw the masks from (anything with its ``binomial``
+        method); by default a new one seeded with `seed`.
     seed : int, optional
         Seed of the new random stream; ``blocks.config.default_seed`` by default.
     custom_divisor : float, optional

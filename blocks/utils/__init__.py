@@ -7,8 +7,10 @@ import pytensor
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Variable
 
+from blocks.utils.random import RNGStream
+
 __all__ = [
-    "shared_floatx", "shared_floatx_zeros", "shared_floatx_nans", "shared_like",
+    "RNGStream", "shared_floatx", "shared_floatx_zeros", "shared_floatx_nans", "shared_like",
     "is_shared_variable", "pack", "unpack", "dict_union", "dict_subset",
     "check_variable", "check_theano_variable", "repr_attrs",
 ]

@@ -8,7 +8,6 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 from pytensor.gradient import verify_grad
-from pytensor.tensor.random.utils import RandomStream
 
 from blocks.bricks import (
     MLP,
@@ -40,6 +39,7 @@ from blocks.roles import (
     WEIGHT,
     has_roles,
 )
+from blocks.utils.random import RNGStream
 
 floatX = pytensor.config.floatX
 
@@ -782,7 +782,7 @@ def test_random_theano_seed_and_rng():
     brick = Random(theano_seed=5)
     assert brick.theano_seed == 5
     rng = brick.theano_rng
-    assert isinstance(rng, RandomStream) and brick.theano_rng is rng
+    assert isinstance(rng, RNGStream) and brick.theano_rng is rng
     with pytest.raises(AttributeError, match="theano_seed cannot be changed once theano_rng"):
         brick.theano_seed = 6
     same = Random(theano_seed=5)
@@ -791,7 +791,7 @@ def test_random_theano_seed_and_rng():
     np.testing.assert_array_equal(a, b)
     other = Random(theano_seed=7).theano_rng.normal(size=(4,)).eval()
     assert not np.allclose(a, other)
-    replacement = RandomStream(1)
+    replacement = RNGStream(1)
     brick.theano_rng = replacement
     assert brick.theano_rng is replacement
 
