@@ -323,6 +323,9 @@ class BeamSearch:
             all_outputs = all_outputs[:, rows]
             all_masks = all_masks[:, rows]
             all_costs = all_costs[:, rows]
+            # The next states take the glimpses again, from the reordered states, rather
+            # than reuse those of the log-probabilities reordered: BLAS rounds a row of a
+            # product by its place in the batch, so these would differ in the last bits.
             states = self._next_states(fixed_values, states, outputs.astype(
                 states["outputs"].dtype))
             all_outputs = np.vstack([all_outputs, outputs[None, :]])

@@ -10,7 +10,7 @@ import pytest
 import blocks.search
 from blocks.bricks import Tanh
 from blocks.bricks.attention import SequenceContentAttention
-from blocks.bricks.recurrent import SimpleRecurrent
+from blocks.bricks.recurrent import GatedRecurrent, SimpleRecurrent
 from blocks.bricks.sequence_generators import (
     LookupFeedback,
     Readout,
@@ -214,3 +214,70 @@ def test_emitter_must_give_probabilities():
     samples = generator.generate(n_steps=2, batch_size=2, return_dict=True)["outputs"]
     with pytest.raises(ValueError, match="emitter with a probs application"):
         BeamSearch(samples)
+
+
+# Bit-for-bit reproducibility of the search from the public one-step methods
+
+def masked_attention_search():
+    """A search over a GRU generator attending to a padded source of 200 elements.
+
+    Its sizes (beam 5, state dimension 32) are ones where OpenBLAS rounds a row of a
+    matrix product differently depending on its place in the batch.
+    """
+    generator = SequenceGenerator(
+        Readout(readout_dim=12, source_names=["states", "feedback", "weighted_averages"],
+                emitter=SoftmaxEmitter(), feedback_brick=LookupFeedback(12, 32)),
+        GatedRecurrent(dim=32),
+        attention=SequenceContentAttention(state_names=["states"], attended_dim=24,
+                                           match_dim=32),
+        weights_init=IsotropicGaussian(0.5), biases_init=IsotropicGaussian(0.1), seed=4)
+    generator.initialize()
+    attended, mask = pt.tensor3("attended"), pt.matrix("attended_mask")
+    samples = generator.generate(n_steps=30, batch_size=attended.shape[1], attended=attended,
+                                 attended_mask=mask, return_dict=True)["outputs"]
+    rng = np.random.default_rng(4)
+    source = np.repeat(rng.normal(size=(200, 1, 24)).astype(floatX), 5, axis=1)
+    source_mask = np.repeat((np.arange(200) < 150).astype(floatX)[:, None], 5, axis=1)
+    return BeamSearch(samples), {attended: source, mask: source_mask}
+
+
+def step_by_step(search, values, eol_symbol, max_length):
+    """What search(..., as_arrays=True) returns, computed with the public step methods."""
+    search.compile()
+    states, contexts = search.compute_initial_states_and_contexts(values)
+    beam_size = len(states["outputs"])
+    outputs = states["outputs"][None, :]
+    masks = np.ones_like(outputs, dtype=floatX)
+    costs = np.zeros_like(outputs, dtype=floatX)
+    for i in range(max_length):
+        if masks[-1].sum() == 0:
+            break
+        logprobs = search.compute_logprobs(contexts, states)
+        next_costs = costs[-1][:, None] + logprobs * masks[-1][:, None]
+        finished = masks[-1] == 0
+        next_costs[finished] = np.where(np.arange(next_costs.shape[1]) == eol_symbol,
+                                        next_costs[finished], np.inf)
+        (rows, chosen), chosen_costs = BeamSearch._smallest(
+            next_costs, beam_size, only_first_row=i == 0)
+        states = search.compute_next_states(
+            contexts, {name: value[rows] for name, value in states.items()},
+            chosen.astype(states["outputs"].dtype))
+        outputs = np.vstack([outputs[:, rows], chosen[None, :]])
+        costs = np.vstack([costs[:, rows], chosen_costs[None, :]])
+        masks = np.vstack([masks[:, rows], (chosen != eol_symbol)[None, :]])
+    alive = np.isfinite(costs[-1])
+    return outputs[1:, alive], masks[:-1, alive], costs[1:, alive] - costs[:-1, alive]
+
+
+@pytest.mark.parametrize("eol_symbol", [0, pytest.param(1, marks=pytest.mark.numba)])
+def test_search_is_bit_for_bit_the_public_steps(eol_symbol):
+    # The glimpses of a step depend on the hypotheses' place in the beam, to the last bit
+    # (the products of the attention round a row by its place): a search that gives the
+    # next states the glimpses taken for the log-probabilities, reordered, would differ.
+    search, values = masked_attention_search()
+    expected = step_by_step(search, values, eol_symbol, 30)
+    found = search.search(values, eol_symbol, 30, as_arrays=True)
+    assert expected[0].shape[0] > 10
+    for array, reference in zip(found, expected):
+        assert array.dtype == reference.dtype and array.shape == reference.shape
+        assert array.tobytes() == reference.tobytes()
