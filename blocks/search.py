@@ -39,9 +39,17 @@ class BeamSearch:
     whole source sequence). They are split off the step: computed once per search, from
     the contexts, and given to the step functions.
 
+    The glimpses of a step (e.g. the attention's weighted average) are needed both for
+    the log-probabilities and for the next states. The log-probabilities function returns
+    them, and the search gives them, reordered like the states for the hypotheses it
+    keeps, to the next-states function, which does not take them again. They equal the
+    glimpses taken again from the reordered states only to rounding (BLAS rounds a row of
+    a product by its place in the batch), so a search's costs agree with a loop over
+    :meth:`compute_logprobs` and :meth:`compute_next_states` to rounding, not bit for bit.
+
     Its four functions (initial states and contexts; the part of a step that depends only
-    on the contexts; log-probabilities; next states) are compiled once, on the first
-    search, and reused.
+    on the contexts; log-probabilities and glimpses; next states) are compiled once, on
+    the first search, and reused.
 
     Parameters
     ----------
@@ -164,17 +172,25 @@ class BeamSearch:
                 f"probabilities and emit once, found {len(probs)} and {len(emitted)}"
             )
         chosen = emitted[0].type(name="chosen_outputs")
-        # One clone for both functions, so that their fixed parts are the same variables.
-        logprobs, *next_states = clone_replace(
-            [-pt.log(probs[0])] + [step[name] for name in self.state_names],
+        glimpses = self._step_glimpses(step_cg)
+        # One clone for both functions, so that their fixed parts and glimpses are the
+        # same variables.
+        logprobs, *rest = clone_replace(
+            [-pt.log(probs[0])] + [step[name] for name in self.state_names] + glimpses,
             replace={emitted[0]: chosen})
+        next_states, glimpses = rest[:len(self.state_names)], rest[len(self.state_names):]
         next_states[self.state_names.index(outputs_name)] = chosen
         fixed = _fixed_inputs_of_step([logprobs] + next_states,
                                       list(state_inputs.values()) + [chosen])
         fixed_inputs = [var.type(name=var.name or f"fixed_{i}")
                         for i, var in enumerate(fixed)]
-        logprobs, *next_states = clone_replace(
-            [logprobs] + next_states, replace=dict(zip(fixed, fixed_inputs)))
+        # The batch size of a search is not that of the generate call.
+        glimpse_inputs = [var.type.clone(shape=(None,) * var.ndim)(name=var.tag.name)
+                          for var in glimpses]
+        to_inputs = dict(zip(fixed, fixed_inputs))
+        logprobs_and_glimpses = clone_replace([logprobs] + glimpses, replace=to_inputs)
+        next_states = clone_replace(
+            next_states, replace={**to_inputs, **dict(zip(glimpses, glimpse_inputs))})
         step_inputs = fixed_inputs + list(state_inputs.values())
         self.fixed_variables = fixed
         self._functions = (
@@ -184,10 +200,25 @@ class BeamSearch:
                 on_unused_input="ignore"),
             pytensor.function(list(context_inputs.values()), fixed,
                               on_unused_input="ignore"),
-            pytensor.function(step_inputs, logprobs, on_unused_input="ignore"),
-            pytensor.function(step_inputs + [chosen], next_states,
+            pytensor.function(step_inputs, logprobs_and_glimpses, on_unused_input="ignore"),
+            pytensor.function(step_inputs + glimpse_inputs + [chosen], next_states,
                               on_unused_input="ignore"),
         )
+
+    def _step_glimpses(self, step_cg):
+        """The outputs of the one take_glimpses call of a step, or [] if it has not one.
+
+        With [], the next-states function takes the glimpses again itself: a step (of a
+        generator that redefines generate) that takes its glimpses more than once, or not
+        at all, cannot be given them as inputs.
+        """
+        take_glimpses = self.generator.transition.take_glimpses
+        found = VariableFilter(applications=[take_glimpses], roles=[OUTPUT])(
+            step_cg.variables)
+        names = list(take_glimpses.outputs)
+        if sorted(var.tag.name for var in found) != sorted(names):
+            return []
+        return sorted(found, key=lambda var: names.index(var.tag.name))
 
     def compute_initial_states_and_contexts(self, inputs):
         """The initial states and the contexts (two dicts) for the given input values.
@@ -209,21 +240,28 @@ class BeamSearch:
         The part of the step that depends only on the contexts is computed anew by every
         call; :meth:`search` computes it once.
         """
-        return self._logprobs(self._fixed_values(contexts), states)
+        return self._logprobs_and_glimpses(self._fixed_values(contexts), states)[0]
 
     def compute_next_states(self, contexts, states, outputs):
-        """The states after emitting `outputs` from `states`."""
-        return self._next_states(self._fixed_values(contexts), states, outputs)
+        """The states after emitting `outputs` from `states`.
+
+        The glimpses of `states` are taken again, by the log-probabilities function;
+        :meth:`search` reuses those of its log-probabilities step instead.
+        """
+        fixed_values = self._fixed_values(contexts)
+        _, glimpses = self._logprobs_and_glimpses(fixed_values, states)
+        return self._next_states(fixed_values, states, glimpses, outputs)
 
     def _fixed_values(self, contexts):
         """The values of :attr:`fixed_variables` for the given contexts."""
         return self._functions[1](*[contexts[name] for name in self.contexts])
 
-    def _logprobs(self, fixed_values, states):
-        return self._functions[2](*fixed_values, *states.values())
+    def _logprobs_and_glimpses(self, fixed_values, states):
+        logprobs, *glimpses = self._functions[2](*fixed_values, *states.values())
+        return logprobs, glimpses
 
-    def _next_states(self, fixed_values, states, outputs):
-        values = self._functions[3](*fixed_values, *states.values(), outputs)
+    def _next_states(self, fixed_values, states, glimpses, outputs):
+        values = self._functions[3](*fixed_values, *states.values(), *glimpses, outputs)
         return OrderedDict(zip(self.state_names, values))
 
     @staticmethod
@@ -310,7 +348,7 @@ class BeamSearch:
         for i in range(max_length):
             if all_masks[-1].sum() == 0:
                 break
-            logprobs = self._logprobs(fixed_values, states)
+            logprobs, glimpses = self._logprobs_and_glimpses(fixed_values, states)
             next_costs = all_costs[-1][:, None] + logprobs * all_masks[-1][:, None]
             # Finished hypotheses may only continue with the end-of-line symbol (at no cost).
             (finished,) = np.where(all_masks[-1] == 0)
@@ -320,13 +358,11 @@ class BeamSearch:
             (rows, outputs), chosen_costs = self._smallest(
                 next_costs, beam_size, only_first_row=i == 0)
             states = OrderedDict((name, value[rows]) for name, value in states.items())
+            glimpses = [value[rows] for value in glimpses]
             all_outputs = all_outputs[:, rows]
             all_masks = all_masks[:, rows]
             all_costs = all_costs[:, rows]
-            # The next states take the glimpses again, from the reordered states, rather
-            # than reuse those of the log-probabilities reordered: BLAS rounds a row of a
-            # product by its place in the batch, so these would differ in the last bits.
-            states = self._next_states(fixed_values, states, outputs.astype(
+            states = self._next_states(fixed_values, states, glimpses, outputs.astype(
                 states["outputs"].dtype))
             all_outputs = np.vstack([all_outputs, outputs[None, :]])
             all_costs = np.vstack([all_costs, chosen_costs[None, :]])
