@@ -27,7 +27,7 @@ from blocks.initialization import IsotropicGaussian
 from blocks.model import Model
 from tests.bricks.recurrent.recurrent_reference import gru_loop
 from tests.bricks.test_attention import numpy_masked_softmax
-from tests.helpers import op_names
+from tests.graph_helpers import op_names
 
 DIM, ATTENDED_DIM, MATCH_DIM = 3, 4, 5
 NAMES = ("inputs", "gate_inputs", "attended", "mask", "attended_mask")

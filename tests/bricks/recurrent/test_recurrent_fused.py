@@ -10,7 +10,7 @@ from blocks.bricks import Rectifier, Softplus, Tanh
 from blocks.bricks.recurrent import LSTM, GatedRecurrent, SimpleRecurrent, kernels, recurrent
 from blocks.bricks.recurrent.fused import FusedRecurrent, FusedRecurrentGrad
 from blocks.initialization import IsotropicGaussian
-from tests.helpers import op_names
+from tests.graph_helpers import op_names
 
 floatX = pytensor.config.floatX
 
