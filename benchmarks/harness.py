@@ -115,9 +115,19 @@ def peak_candidate(n=1024, dtype="float32"):
     return Candidate(f"{dtype} GEMM {n}^3", _gemm_step(n, dtype), 2.0 * n ** 3)
 
 
-def alternate(candidates, rounds=30, calls=5, warmup=3):
+#: Seconds to wait before each candidate's turn (see :func:`alternate`).
+PAUSE = 0.3
+
+
+def alternate(candidates, rounds=30, calls=5, warmup=3, pause=PAUSE):
     """Time the candidates in turns: `rounds` rounds, each running every candidate `calls`
     times in a row, the order rotating from round to round.
+
+    Each turn starts after `pause` seconds of idleness: the thread pools of OpenBLAS and
+    OpenMP busy-wait for new work for a while after their last task (OpenBLAS about 0.1
+    s), and on a machine with few cores the spinning threads of the candidate that ran
+    last would take the cores from the one that runs next (measured: PyTorch's LeNet
+    step at two threads 29 ms right after ours, 15.5 ms after a pause).
 
     Appends one sample per round (seconds per call) to each ``candidate.times`` and
     returns the candidates.
@@ -128,6 +138,7 @@ def alternate(candidates, rounds=30, calls=5, warmup=3):
     for round_ in range(rounds):
         shift = round_ % len(candidates)
         for candidate in candidates[shift:] + candidates[:shift]:
+            time.sleep(pause)
             start = time.perf_counter()
             for _ in range(calls):
                 candidate.step()
@@ -337,6 +348,10 @@ def parse_args(argv=None, description=None):
     parser.add_argument("--breakdown", action="store_true",
                         help="also time parts of the step (forward, forward+gradients), "
                              "where the benchmark offers them")
+    parser.add_argument("--pause", type=float, default=PAUSE,
+                        help=f"seconds of idleness before each candidate's turn, so that "
+                             f"the thread pools of the one before stop spinning (default "
+                             f"{PAUSE})")
     parser.add_argument("--threads", type=int, default=None,
                         help="limit BLAS, OpenMP and PyTorch to this many threads (default: "
                              "the libraries' own choice, one per core)")
@@ -371,7 +386,8 @@ def run_benchmark(name, candidates, args, reference="pytorch", extra=None):
     peak_timer = peak_candidate()
     print(f"[{name}] timing {len(candidates)} candidates and a GEMM (for the peak), "
           f"{args.rounds} rounds x {args.calls} calls...", flush=True)
-    alternate([*candidates, peak_timer], rounds=args.rounds, calls=args.calls)
+    alternate([*candidates, peak_timer], rounds=args.rounds, calls=args.calls,
+              pause=args.pause)
     peak = peak_timer.flops / statistics.median(peak_timer.times) / 1e9
     if not args.no_compile:
         for c in candidates:

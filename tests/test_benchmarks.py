@@ -14,10 +14,21 @@ def _candidate(name, log):
 def test_alternate_rotates_and_records_every_round():
     log = []
     candidates = [_candidate(name, log) for name in "abc"]
-    harness.alternate(candidates, rounds=3, calls=2, warmup=1)
+    harness.alternate(candidates, rounds=3, calls=2, warmup=1, pause=0)
     assert log[:3] == list("abc")                       # warm-up
     assert log[3:] == list("aabbcc" "bbccaa" "ccaabb")  # the order rotates
     assert all(len(c.times) == 3 for c in candidates)
+
+
+def test_alternate_pauses_before_every_turn_outside_the_timing(monkeypatch):
+    events = []
+    monkeypatch.setattr(harness.time, "sleep", lambda seconds: events.append(seconds))
+    candidates = [harness.Candidate(name, lambda: events.append("step"), flops=1.0)
+                  for name in "ab"]
+    harness.alternate(candidates, rounds=2, calls=1, warmup=0, pause=0.25)
+    assert events == [0.25, "step"] * 4
+    assert harness.parse_args(["--pause", "0.5"]).pause == 0.5
+    assert harness.parse_args([]).pause == harness.PAUSE
 
 
 def test_summary_and_table():
