@@ -7,13 +7,11 @@ forward, backward and an SGD update of every parameter (learning rate 0.01). All
 candidates start from the same parameter values and data; the script checks that their
 losses agree over two steps before timing them.
 
-Run ``python -m benchmarks.run lenet`` (or ``python -m benchmarks.bench_lenet``);
-``--keep-heap`` first tunes glibc's allocator (see :func:`keep_heap`) for the whole
-process, PyTorch included.
+Run ``python -m benchmarks.run lenet`` (or ``python -m benchmarks.bench_lenet``). As in any
+process that imports :mod:`blocks`, glibc keeps freed memory for the next step (see
+:mod:`blocks.utils.memory`), for PyTorch too; ``BLOCKS_KEEP_FREED_MEMORY=0`` in the
+environment measures with the allocator as it comes.
 """
-
-import ctypes
-import sys
 
 import numpy as np
 import pytensor
@@ -178,29 +176,7 @@ def torch_step():
     return torch_sgd_step(layers, x, y, LEARNING_RATE)
 
 
-def keep_heap():
-    """Make glibc keep freed memory in its heap instead of returning it to the system.
-
-    By default every large array (the columns of a convolution, activations) is a fresh
-    ``mmap`` whose pages fault in on first touch, and freed memory at the top of the
-    heap is trimmed: in a LeNet step that is thousands of page faults and about as much
-    system time as computation. Raising the mmap threshold to its maximum (32 MiB) and
-    the trim threshold keeps the memory for the next step. Returns whether glibc
-    accepted both settings.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)) and bool(
-        libc.mallopt(m_trim_threshold, 1 << 30))
-
-
 def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    heap_kept = "--keep-heap" in argv and keep_heap()
-    argv = [arg for arg in argv if arg != "--keep-heap"]
     args = parse_args(argv, description=__doc__.splitlines()[0])
     *_, x, y = initial_values()
     bricks_fn = _compile(bricks_graph)
@@ -224,13 +200,11 @@ def main(argv=None):
                   info={"compiled_nodes": len(handwritten_ops)}),
         Candidate("pytorch", step_torch, FLOPS, info={"torch": torch_version}),
     ]
-    name = "lenet_keep_heap" if heap_kept else "lenet"
-    payload = run_benchmark(name, candidates, args, reference="pytorch", extra={
+    payload = run_benchmark("lenet", candidates, args, reference="pytorch", extra={
         "model": {"image": IMAGE, "convolutions": CONVS, "pooling": (2, 2),
                   "hidden": HIDDEN, "batch": BATCH, "dtype": "float32",
                   "learning_rate": LEARNING_RATE, "flops_per_step": FLOPS},
         "losses_first_two_steps": losses,
-        "glibc_heap_kept": heap_kept,
     })
     rows = {r["name"]: r for r in payload["rows"]}
     ratio = rows["bricks"]["median_ms"] / rows["handwritten"]["median_ms"]

@@ -39,6 +39,7 @@ import numpy as np
 # The library's graph rewrites (registered with PyTensor on import) apply to every PyTensor
 # candidate, hand-written ones included, here and in the compile-time processes.
 import blocks  # noqa: F401
+from blocks.utils.memory import freed_memory_kept
 
 __all__ = [
     "Candidate", "alternate", "compile_times", "format_table", "gemm_peak", "limit_threads",
@@ -407,6 +408,8 @@ def run_benchmark(name, candidates, args, reference="pytorch", extra=None):
         "threads": args.threads,
         "rounds": args.rounds,
         "calls": args.calls,
+        "pause_s": args.pause,
+        "freed_memory_kept": freed_memory_kept(),
         "rows": rows,
         "samples_ms": {c.name: [t * 1e3 for t in c.times]
                        for c in [*candidates, peak_timer]},

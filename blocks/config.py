@@ -16,7 +16,7 @@ Each setting has a default, can be overridden by an environment variable
 
 import os
 
-__all__ = ["Config", "config"]
+__all__ = ["Config", "config", "flag"]
 
 
 class Config:
@@ -62,6 +62,24 @@ class Config:
         return f"Config({items})"
 
 
+def flag(value):
+    """A boolean setting from a bool or from text: 1/0, true/false, yes/no, on/off.
+
+    >>> flag('0'), flag('Yes'), flag(True)
+    (False, True, True)
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected 1/0, true/false, yes/no or on/off, got {value!r}")
+
+
+flag.__name__ = "boolean"
+
 config = Config()
 config.add_setting("default_seed", int, 1, "Seed from which the random states of bricks derive.")
 config.add_setting(
@@ -71,4 +89,9 @@ config.add_setting(
 config.add_setting(
     "sqlite_database", str, os.path.join(os.path.expanduser("~"), "blocks_log.sqlite"),
     "File of the SQLite database used by the 'sqlite' log backend.",
+)
+config.add_setting(
+    "keep_freed_memory", flag, True,
+    "Whether `import blocks` makes glibc keep freed memory for the next training step "
+    "(see blocks.utils.memory); BLOCKS_KEEP_FREED_MEMORY=0 leaves the allocator as it is.",
 )
