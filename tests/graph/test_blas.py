@@ -174,3 +174,56 @@ def test_values_numba(numba_function):
 def test_bad_runtime_shapes_numba(numba_function):
     with pytest.raises(ValueError, match="not aligned|do not match"):
         numba_function(A, A, C, BIG, C.copy(), C.copy())
+
+
+@pytest.mark.numba
+def test_float32_numba_transposed_operands():
+    # The float32 products of a network's backward pass, with both operands transposed.
+    x, y = pt.matrix("x", dtype="float32"), pt.matrix("y", dtype="float32")
+    fn = pytensor.function([x, y], [blas_dot(x.T, y.T), blas_dot(x.T, y.T) * 2],
+                           mode="NUMBA")
+    a, b = A.astype("float32"), B.astype("float32")
+    for got in fn(b, a):
+        assert got.dtype == np.float32
+    np.testing.assert_allclose(fn(b, a)[0], b.T @ a.T, rtol=1e-5)
+
+
+_FALLBACK_SCRIPT = """
+import ctypes
+import numba  # noqa: F401  (loads llvmlite's own library before CDLL fails)
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+def no_library(*args, **kwargs):
+    raise OSError("no library")
+
+ctypes.CDLL = no_library
+from blocks.graph import _blas_numba
+from blocks.graph.blas import blas_dot
+x, y = pt.matrices("x", "y")
+fn = pytensor.function([x, y], blas_dot(x.T, y), mode="NUMBA")
+a, b = np.arange(6.).reshape(3, 2), np.arange(12.).reshape(3, 4)
+print(_blas_numba.USES_NUMPY_BLAS, np.array_equal(fn(a, b), a.T @ b))
+"""
+
+
+@pytest.mark.numba
+def test_scipy_blas_where_numpy_blas_is_not_found():
+    """Without NumPy's BLAS the products go through Numba's (SciPy's) BLAS."""
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-c", _FALLBACK_SCRIPT], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.numba
+def test_numpy_blas_found():
+    """NumPy's wheels link an OpenBLAS whose products the ops call."""
+    from blocks.graph import _blas_numba
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    if blas.get("name") != "scipy-openblas":
+        pytest.skip(f"NumPy is linked against {blas.get('name')}")
+    assert _blas_numba.USES_NUMPY_BLAS
