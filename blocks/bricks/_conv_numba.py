@@ -4,20 +4,17 @@ Imported (which registers them with PyTensor's Numba backend) the first time one
 the ops is used, so that importing the library does not import Numba.
 """
 
-from hashlib import sha256
-from pathlib import Path
-
 import numpy as np
 from pytensor.link.numba.dispatch.basic import (
     numba_njit,
     register_funcify_default_op_cache_key,
 )
 
+from blocks.bricks._simd_numba import add_rows, copy_rows, source_version
 from blocks.bricks.conv_ops import Col2Im, Im2Col
 
-#: Salt of PyTensor's on-disk cache key for these kernels: the cache is keyed by the op's
-#: properties, so a change of this file must change the key.
-KERNELS_VERSION = int(sha256(Path(__file__).read_bytes()).hexdigest()[:12], 16)
+#: Salt of PyTensor's on-disk cache key for these kernels (see `source_version`).
+KERNELS_VERSION = source_version(__file__)
 
 
 def once_per_op(funcify):
@@ -51,9 +48,11 @@ def _valid_range(offset, stride, size, count):
 def _kernels(op):
     """Numba functions moving pixels between images and columns for the op's geometry.
 
-    Both walk the columns row by row (one filter tap of one channel), so the columns
-    are written or read contiguously; an image row that a tap reads is contiguous too
-    when the stride is 1.
+    Both see the arrays as flat and move one image row segment per (tap, image, output
+    row): with stride 1 the segment is contiguous on both sides and moves in vectors (see
+    :mod:`blocks.bricks._simd_numba`). The gather walks the columns row by row, so they
+    are written contiguously; the scatter walks the image planes, so each plane stays in
+    cache while its taps add up.
     """
     kh, kw = op.kernel_shape
     sh, sw = op.subsample
@@ -65,48 +64,66 @@ def _kernels(op):
         return ((rows + top + bottom - (kh - 1) * dh - 1) // sh + 1,
                 (cols + left + right - (kw - 1) * dw - 1) // sw + 1)
 
-    # Plain index loops: slicing would create an array view (and reference counting) per
-    # image row, which costs more than the handful of pixels it copies.
+    # Plain index loops on flat arrays: slicing would create an array view (and reference
+    # counting) per image row, which costs more than the handful of pixels it moves. The
+    # image side of a row has the stride's step.
+    copy_row, add_row = copy_rows(src_step=sw), add_rows(dst_step=sw)
+
+    unpadded = top == bottom == left == right == 0
+
+    @numba_njit(inline="always")
+    def tap(r, rows, cols, out_rows, out_cols):
+        """Channel, image offset, and the output rows and columns that read the image,
+        of row `r` of the columns."""
+        c, i, j = r // (kh * kw), r // kw % kh, r % kw
+        offset = (i * dh - top) * cols + j * dw - left
+        if unpadded:
+            # Every tap reads the image only. Constant bounds let LLVM drop the padding
+            # code and simplify the row loops: a LeNet Col2Im takes 0.56 ms, not 0.9.
+            return c, offset, 0, out_cols, 0, out_rows
+        lo, hi = _valid_range(j * dw - left, sw, cols, out_cols)
+        y_lo, y_hi = _valid_range(i * dh - top, sh, rows, out_rows)
+        return c, offset, lo, hi, y_lo, y_hi
 
     @numba_njit(boundscheck=False)
     def gather(images, columns):
         batch, channels, rows, cols = images.shape
         out_rows, out_cols = out_size(rows, cols)
-        for c in range(channels):
-            for i in range(kh):
-                for j in range(kw):
-                    r = (c * kh + i) * kw + j
-                    offset = j * dw - left
-                    lo, hi = _valid_range(offset, sw, cols, out_cols)
-                    for b in range(batch):
-                        for y in range(out_rows):
-                            base = (b * out_rows + y) * out_cols
-                            iy = y * sh + i * dh - top
-                            inside = 0 <= iy < rows
-                            for x in range(out_cols):
-                                if inside and lo <= x < hi:
-                                    columns[r, base + x] = images[b, c, iy, x * sw + offset]
-                                else:
-                                    columns[r, base + x] = 0
+        source, target = images.reshape(-1), columns.reshape(-1)
+        plane, block = rows * cols, out_rows * out_cols
+        for r in range(channels * kh * kw):
+            c, offset, lo, hi, y_lo, y_hi = tap(r, rows, cols, out_rows, out_cols)
+            if lo == 0 and hi == out_cols and y_lo == 0 and y_hi == out_rows:
+                # A tap that never reads the padding: a loop of its own, free of the
+                # bounds bookkeeping below, runs 1.5x faster.
+                for b in range(batch):
+                    for y in range(out_rows):
+                        copy_row(target, (r * batch + b) * block + y * out_cols, source,
+                                 (b * channels + c) * plane + y * sh * cols + offset, out_cols)
+                continue
+            for b in range(batch):
+                start = (r * batch + b) * block
+                target[start:start + block] = 0
+                for y in range(y_lo, y_hi):
+                    copy_row(target, start + y * out_cols + lo, source,
+                             (b * channels + c) * plane + y * sh * cols + offset + lo * sw,
+                             hi - lo)
 
     @numba_njit(boundscheck=False)
     def scatter(columns, images):
         # One image plane at a time, all taps: the plane stays in cache while it sums.
         batch, channels, rows, cols = images.shape
         out_rows, out_cols = out_size(rows, cols)
-        for c in range(channels):
-            for b in range(batch):
-                for i in range(kh):
-                    for j in range(kw):
-                        r = (c * kh + i) * kw + j
-                        offset = j * dw - left
-                        lo, hi = _valid_range(offset, sw, cols, out_cols)
-                        for y in range(out_rows):
-                            iy = y * sh + i * dh - top
-                            if 0 <= iy < rows:
-                                base = (b * out_rows + y) * out_cols
-                                for x in range(lo, hi):
-                                    images[b, c, iy, x * sw + offset] += columns[r, base + x]
+        source, target = columns.reshape(-1), images.reshape(-1)
+        block = out_rows * out_cols
+        for p in range(channels * batch):
+            c, b = p // batch, p % batch
+            for r in range(c * kh * kw, (c + 1) * kh * kw):
+                _, offset, lo, hi, y_lo, y_hi = tap(r, rows, cols, out_rows, out_cols)
+                for y in range(y_lo, y_hi):
+                    add_row(target, (b * channels + c) * rows * cols + y * sh * cols + offset
+                            + lo * sw, source, (r * batch + b) * block + y * out_cols + lo,
+                            hi - lo)
 
     return out_size, gather, scatter
 
@@ -124,7 +141,7 @@ def _numba_im2col(op, node=None, **kwargs):
         if out_rows <= 0 or out_cols <= 0:
             raise ValueError("Im2Col: the (dilated) filter does not fit in the padded input")
         columns = np.empty((channels * kh * kw, batch * out_rows * out_cols), images.dtype)
-        gather(images, columns)
+        gather(np.ascontiguousarray(images), columns)
         return columns
 
     return im2col, KERNELS_VERSION

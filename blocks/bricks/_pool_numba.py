@@ -4,9 +4,6 @@ Imported (which registers them with PyTensor's Numba backend) the first time one
 the ops is used. Every kernel sees the input as ``(batch, channels, rows, cols)``.
 """
 
-from hashlib import sha256
-from pathlib import Path
-
 import numpy as np
 from numba.extending import overload
 from pytensor.link.numba.dispatch.basic import (
@@ -15,11 +12,11 @@ from pytensor.link.numba.dispatch.basic import (
 )
 
 from blocks.bricks._conv_numba import once_per_op
+from blocks.bricks._simd_numba import source_version
 from blocks.bricks.pool_ops import AvgPoolGrad, MaxPoolGrad, MaxPoolGradGrad, Pool
 
-#: Salt of PyTensor's on-disk cache key for these kernels: the cache is keyed by the op's
-#: properties, so a change of this file must change the key.
-KERNELS_VERSION = int(sha256(Path(__file__).read_bytes()).hexdigest()[:12], 16)
+#: Salt of PyTensor's on-disk cache key for these kernels (see `source_version`).
+KERNELS_VERSION = source_version(__file__)
 
 
 def _as_4d(x):
@@ -72,6 +69,32 @@ def _geometry(op):
     return out_size
 
 
+def _windows_inside(op):
+    """Whether every window lies in the image: no padding, and the border ignored."""
+    return op.ignore_border and op.padding == (0, 0)
+
+
+def _inside_loop(op, window):
+    """`_loop` for ops whose windows all lie in the image (see `_windows_inside`).
+
+    Without the clipping and the split into edge and inner windows, LLVM vectorizes the
+    whole loop over a row of windows: pooling LeNet's first layer takes 0.07 ms instead
+    of 0.2, its gradient 0.2 ms instead of 0.9 (with `disjoint` stores).
+    """
+    (wh, ww), (sh, sw) = op.ws, op.stride
+
+    @numba_njit(boundscheck=False)
+    def loop(n, channels, rows, cols, out_rows, out_cols, a, b, d, e):
+        for k in range(n):
+            for c in range(channels):
+                for y in range(out_rows):
+                    for x in range(out_cols):
+                        window(k, c, y, x, y * sh, y * sh + wh, x * sw, x * sw + ww,
+                               wh * ww, True, a, b, d, e)
+
+    return loop
+
+
 def _loop(op, window):
     """A Numba function calling ``window`` once for every pooling window.
 
@@ -84,6 +107,8 @@ def _loop(op, window):
     """
     (wh, ww), (sh, sw), (ph, pw) = op.ws, op.stride, op.padding
     include_padding = op.mode == "average_inc_pad"
+    if _windows_inside(op):
+        return _inside_loop(op, window)
 
     @numba_njit
     def clipped(index, stride, padding, pool, size):
@@ -225,6 +250,12 @@ def _numba_pool(op, node=None, **kwargs):
 @once_per_op
 def _numba_max_pool_grad(op, node=None, **kwargs):
     window_max_add = _window_helpers(op)[3]
+    # Windows that neither overlap nor reach past the image: each pixel is written once,
+    # so it is set rather than added to (no zeroing first where the windows tile the
+    # image, no reads of the gradient), and row by row, which LLVM vectorizes: 0.2 ms
+    # instead of 0.7 for the first layer of LeNet.
+    disjoint = _windows_inside(op) and all(s >= w for s, w in zip(op.stride, op.ws))
+    (wh, ww), (sh, sw) = op.ws, op.stride
 
     @numba_njit
     def window(k, c, y, x, r0, r1, c0, c1, count, full, images, pooled, grads, grad):
@@ -233,13 +264,35 @@ def _numba_max_pool_grad(op, node=None, **kwargs):
 
     loop = _loop(op, window)
 
+    @numba_njit(boundscheck=False)
+    def set_rows(images, pooled, grads, grad):
+        n, channels, out_rows, out_cols = pooled.shape
+        for k in range(n):
+            for c in range(channels):
+                for y in range(out_rows):
+                    for i in range(wh):
+                        r = y * sh + i
+                        for x in range(out_cols):
+                            best, value = pooled[k, c, y, x], grads[k, c, y, x]
+                            for j in range(ww):
+                                grad[k, c, r, x * sw + j] = value * (
+                                    images[k, c, r, x * sw + j] == best)
+
     @numba_njit
     def max_pool_grad(x, maxout, gz):
-        images, pooled = _as_4d(x), _as_4d(maxout)
+        images, pooled, grads = _as_4d(x), _as_4d(maxout), _as_4d(gz)
         n, channels, rows, cols = images.shape
-        grad = np.zeros(images.shape, x.dtype)
-        loop(n, channels, rows, cols, pooled.shape[2], pooled.shape[3], images, pooled,
-             _as_4d(gz), grad)
+        if not disjoint:
+            grad = np.zeros(images.shape, x.dtype)
+            loop(n, channels, rows, cols, pooled.shape[2], pooled.shape[3], images, pooled,
+                 grads, grad)
+            return grad.reshape(x.shape)
+        if sh == wh and sw == ww and rows == pooled.shape[2] * sh \
+                and cols == pooled.shape[3] * sw:
+            grad = np.empty(images.shape, x.dtype)
+        else:
+            grad = np.zeros(images.shape, x.dtype)   # pixels between or after windows
+        set_rows(images, pooled, grads, grad)
         return grad.reshape(x.shape)
 
     return max_pool_grad, KERNELS_VERSION
