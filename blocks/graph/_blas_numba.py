@@ -1,21 +1,13 @@
 """Numba implementations of :class:`~blocks.graph.blas.BlasDot` and ``BlasGemm``.
 
 Imported (which registers them with PyTensor's Numba backend) the first time one of the
-ops is built. The products call the ``cblas_?gemm`` of the BLAS that NumPy is linked
-against (found in NumPy's extension module), with transpose flags and leading dimensions
-read from the operands' strides at run time. Where NumPy's BLAS cannot be found, they call
-``numba_xxgemm``, the entry point of Numba's own ``np.dot`` (SciPy's BLAS).
-
-NumPy's BLAS first: in the NumPy and SciPy wheels of this project (OpenBLAS 0.3.31 and
-0.3.30) NumPy's is 15-50% faster on the products of a convolutional network (a 20x73728
-by 73728x25 product: 0.97 ms against 1.29 ms on one thread, 0.80 against 1.68 ms on two),
-and the process then keeps one BLAS thread pool spinning instead of two.
+ops is built. The products call ``numba_xxgemm``, the BLAS entry point that Numba's own
+``np.dot`` uses (SciPy's BLAS), with transpose flags and leading dimensions read from the
+operands' strides at run time.
 """
 
-import ctypes
-
 import numpy as np
-from llvmlite import binding, ir
+from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
@@ -27,38 +19,8 @@ from pytensor.link.numba.dispatch.basic import (
 
 from blocks.graph.blas import BlasDot, BlasGemm
 
-_NUMPY_CBLAS = {"float32": "blocks_numpy_cblas_sgemm", "float64": "blocks_numpy_cblas_dgemm"}
-
-
-def _find_numpy_cblas():
-    """Register NumPy's ``cblas_sgemm`` and ``cblas_dgemm`` with LLVM; whether found.
-
-    NumPy's wheels link a 64-bit-integer OpenBLAS whose symbols carry the prefix
-    ``scipy_`` and the suffix ``64_``; ``dlsym`` on NumPy's extension module finds them
-    among its dependencies. The registered names are what the compiled code calls, so
-    code loaded from Numba's cache links to this process's library.
-    """
-    try:
-        from numpy._core import _multiarray_umath
-        library = ctypes.CDLL(_multiarray_umath.__file__)
-        addresses = {
-            name: ctypes.cast(getattr(library, f"scipy_cblas_{name[-5]}gemm64_"),
-                              ctypes.c_void_p).value
-            for name in _NUMPY_CBLAS.values()
-        }
-    except (ImportError, OSError, AttributeError):
-        return False
-    for name, address in addresses.items():
-        binding.add_symbol(name, address)
-    return True
-
-
-#: Whether the products call NumPy's BLAS (else SciPy's, through Numba).
-USES_NUMPY_BLAS = _find_numpy_cblas()
-
-# Bumped whenever the generated code changes, so stale cache entries are not reused; the
-# BLAS called is part of the code.
-_CACHE_VERSION = 5 * 2 + USES_NUMPY_BLAS
+# Bumped whenever the generated code changes, so stale cache entries are not reused.
+_CACHE_VERSION = 4
 
 _ROW, _COL, _OTHER = 0, 1, 2
 _NOTRANS, _TRANS = ord("n"), ord("t")
@@ -74,6 +36,7 @@ def _xgemm(typingctx, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, l
     sig = types.int32(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
     def codegen(context, builder, signature, args):
+        ensure_blas()
         arg_types = signature.args
         intp = context.get_value_type(types.intp)
 
@@ -83,23 +46,14 @@ def _xgemm(typingctx, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, l
         def char(i):
             return builder.trunc(integer(i), _char)
 
-        def scalar(i):
-            return context.cast(builder, args[i], arg_types[i], dtype)
-
         def pointer_to_scalar(i):
-            return builder.bitcast(cgutils.alloca_once_value(builder, scalar(i)), _voidp)
+            value = context.cast(builder, args[i], arg_types[i], dtype)
+            return builder.bitcast(cgutils.alloca_once_value(builder, value), _voidp)
 
         def data(i):
             array = context.make_array(arg_types[i])(context, builder, args[i])
             return builder.bitcast(array.data, _voidp)
 
-        if USES_NUMPY_BLAS:
-            return _numpy_cblas_call(context, builder, dtype, char(0), char(1),
-                                     [integer(i) for i in (2, 3, 4)],
-                                     [scalar(i) for i in (5, 10)],
-                                     [data(i) for i in (6, 8, 11)],
-                                     [integer(i) for i in (7, 9, 12)])
-        ensure_blas()
         fnty = ir.FunctionType(ir.IntType(32), [
             _char, _char, _char, intp, intp, intp,
             _voidp, _voidp, intp, _voidp, intp, _voidp, _voidp, intp,
@@ -113,36 +67,6 @@ def _xgemm(typingctx, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, l
         ))
 
     return sig, codegen
-
-
-_CBLAS_COL_MAJOR, _CBLAS_NOTRANS, _CBLAS_TRANS = 102, 111, 112
-
-
-def _numpy_cblas_call(context, builder, dtype, transa, transb, sizes, scalars, pointers,
-                      leading):
-    """Column-major ``cblas_?gemm`` of NumPy's BLAS; returns 0 (CBLAS reports no status)."""
-    enum, index = ir.IntType(32), ir.IntType(64)
-    scalar = context.get_value_type(dtype)
-
-    def flag(char):
-        is_trans = builder.icmp_unsigned("==", char, ir.Constant(_char, _TRANS))
-        return builder.select(is_trans, ir.Constant(enum, _CBLAS_TRANS),
-                              ir.Constant(enum, _CBLAS_NOTRANS))
-
-    def widen(value):
-        return builder.sext(value, index) if value.type.width < 64 else value
-
-    fnty = ir.FunctionType(ir.VoidType(), [
-        enum, enum, enum, index, index, index,
-        scalar, _voidp, index, _voidp, index, scalar, _voidp, index,
-    ])
-    fn = cgutils.get_or_insert_function(builder.module, fnty, _NUMPY_CBLAS[str(dtype)])
-    alpha, beta = scalars
-    (m, n, k), (a, b, c), (lda, ldb, ldc) = ([widen(v) for v in sizes], pointers,
-                                             [widen(v) for v in leading])
-    builder.call(fn, (ir.Constant(enum, _CBLAS_COL_MAJOR), flag(transa), flag(transb),
-                      m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
-    return ir.Constant(ir.IntType(32), 0)
 
 
 @intrinsic
