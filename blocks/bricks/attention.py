@@ -707,13 +707,9 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
             return None
         attended_mask = contexts.get(self.attended_mask_name)
         mask = sequences.get("mask")
-        # The checks the step would make, on one step's types.
+        # The checks the step would make.
         self.attention._check_attended(attended, preprocessed, attended_mask)
-        one_step = {name: value.type.clone(shape=value.type.shape[1:])()
-                    for name, value in sequences.items()}
-        self.transition._check_step(one_step.get("mask"), {"states": states["states"]},
-                                    inputs=one_step["inputs"],
-                                    gate_inputs=one_step["gate_inputs"])
+        self.transition.check_sequences(sequences, {"states": states["states"]})
         # Biases are the same at every step: they join the loop's inputs outside it.
         inputs, gate_inputs = sequences["inputs"], sequences["gate_inputs"]
         if in_bias is not None:

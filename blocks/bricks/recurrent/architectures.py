@@ -116,15 +116,22 @@ class _StandardRecurrent(BaseRecurrent, Initializable):
         inputs = {name: value for name, value in sequences.items() if name != "mask"}
         if any(name not in inputs for name in self._fused_sequences):
             return None
-        # The same checks as the step's, on one step's types.
-        self._check_step(None if mask is None else _one_step(mask), states,
-                         **{name: _one_step(value) for name, value in inputs.items()})
+        self.check_sequences(sequences, states)
         return fused_states(
             self._fused_kind, [inputs[name] for name in self._fused_sequences],
             [states[name] for name in self.apply.states], self._fused_parameters(),
             mask=mask, reverse=reverse, activation=activation)
 
     _fused_sequences = ("inputs",)
+
+    def check_sequences(self, sequences, states):
+        """Make the checks of one step on whole sequences (``(time, batch, ...)``, by name,
+        the mask among them if any) and the states they start from: for loops that do not
+        call the step, such as fused ops."""
+        mask = sequences.get("mask")
+        self._check_step(None if mask is None else _one_step(mask), states,
+                         **{name: _one_step(value) for name, value in sequences.items()
+                            if name != "mask"})
 
     def fused_activation(self):
         """The activation a fused loop runs for this brick's step, or None if none can.
