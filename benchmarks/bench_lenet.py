@@ -23,6 +23,7 @@ from benchmarks.harness import (  # noqa: E402
     Candidate,
     compiled_ops,
     parse_args,
+    pytensor_sgd_step,
     run_benchmark,
     same_losses,
     torch_dense_layers,
@@ -67,13 +68,6 @@ def initial_values(seed=1234):
     x = rng.standard_normal((BATCH, 1) + IMAGE).astype("float32")
     y = rng.integers(0, HIDDEN[-1], BATCH).astype("int64")
     return filters, weights, biases, x, y
-
-
-def _sgd_step(x, y, cost, parameters):
-    lr = np.float32(LEARNING_RATE)
-    grads = pytensor.grad(cost, parameters)
-    return pytensor.function([x, y], cost,
-                             updates=[(p, p - lr * g) for p, g in zip(parameters, grads)])
 
 
 def bricks_graph():
@@ -140,7 +134,7 @@ def handwritten_graph():
 
 def _compile(graph):
     x, y, cost, parameters = graph()
-    return _sgd_step(x, y, cost, parameters)
+    return pytensor_sgd_step([x, y], cost, parameters, LEARNING_RATE)
 
 
 def _builder(graph):

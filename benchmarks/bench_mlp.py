@@ -23,6 +23,7 @@ from benchmarks.harness import (  # noqa: E402
     Candidate,
     compiled_ops,
     parse_args,
+    pytensor_sgd_step,
     run_benchmark,
     same_losses,
     torch_dense_layers,
@@ -50,12 +51,6 @@ def initial_values(seed=1234):
     y = rng.integers(0, DIMS[-1], BATCH).astype("int64")
     return weights, biases, x, y
 
-
-def _sgd_step(x, y, cost, parameters, mode=None):
-    lr = np.float32(LEARNING_RATE)
-    grads = pytensor.grad(cost, parameters)
-    return pytensor.function([x, y], cost, mode=mode,
-                             updates=[(p, p - lr * g) for p, g in zip(parameters, grads)])
 
 
 def plain_pytensor_mode():
@@ -106,7 +101,8 @@ def handwritten_graph():
 
 def _compile(graph, plain=False):
     x, y, cost, parameters = graph()
-    return _sgd_step(x, y, cost, parameters, mode=plain_pytensor_mode() if plain else None)
+    return pytensor_sgd_step([x, y], cost, parameters, LEARNING_RATE,
+                             mode=plain_pytensor_mode() if plain else None)
 
 
 def _builder(graph, plain=False):

@@ -31,7 +31,12 @@ import pytensor.tensor as pt
 
 pytensor.config.floatX = "float32"
 
-from benchmarks.harness import Candidate, parse_args, run_benchmark  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    Candidate,
+    parse_args,
+    pytensor_sgd_step,
+    run_benchmark,
+)
 
 VOCABULARY, LENGTH, BATCH, DIM = 30, 20, 32, 128
 MIN_LENGTH = 12
@@ -127,10 +132,7 @@ def bricks_graph(fused=True):
 
 def training_step(inputs, cost, parameters):
     """The compiled SGD step of the bricks model."""
-    gradients = pytensor.grad(cost, parameters)
-    lr = np.float32(LEARNING_RATE)
-    return pytensor.function(inputs, cost, updates=[
-        (p, p - lr * g) for p, g in zip(parameters, gradients)])
+    return pytensor_sgd_step(inputs, cost, parameters, LEARNING_RATE)
 
 
 def compile_bricks():

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pytensor
 
 # The library's graph rewrites (registered with PyTensor on import) apply to every PyTensor
 # candidate, hand-written ones included, here and in the compile-time processes.
@@ -43,6 +44,7 @@ from blocks.utils.memory import freed_memory_kept
 
 __all__ = [
     "Candidate", "alternate", "compile_times", "format_table", "gemm_peak", "limit_threads",
+    "pytensor_sgd_step",
     "median_time", "peak_candidate", "parse_args", "run_benchmark", "write_json", "RESULTS_DIR",
 ]
 
@@ -227,6 +229,14 @@ def torch_dense_layers(weights, biases):
         if i < len(weights) - 1:
             layers.append(torch.nn.ReLU())
     return layers
+
+
+def pytensor_sgd_step(inputs, cost, parameters, learning_rate, mode=None):
+    """A compiled SGD step: returns `cost` and updates every parameter by its gradient."""
+    lr = np.float32(learning_rate)
+    gradients = pytensor.grad(cost, parameters)
+    return pytensor.function(inputs, cost, mode=mode, updates=[
+        (p, p - lr * g) for p, g in zip(parameters, gradients)])
 
 
 def torch_sgd_step(layers, x, y, learning_rate):
