@@ -107,8 +107,8 @@ def bricks_graph():
 
 def handwritten_graph():
     """The same model written with PyTensor and the convolution and pooling ops."""
-    from blocks.bricks.conv_ops import conv2d
-    from blocks.bricks.pool_ops import pool_2d
+    from blocks.ops.conv.op import conv2d
+    from blocks.ops.pool.op import pool_2d
 
     filters, weights, biases, _, _ = initial_values()
     x = pt.tensor4("x")

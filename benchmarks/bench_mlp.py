@@ -54,7 +54,7 @@ def initial_values(seed=1234):
 
 
 def plain_pytensor_mode():
-    """PyTensor's default mode without the rewrites of :mod:`blocks.graph.rewrites`."""
+    """PyTensor's default mode without the rewrites of :mod:`blocks.ops.rewrites`."""
     from pytensor.compile.mode import get_default_mode
 
     return get_default_mode().excluding("blocks")

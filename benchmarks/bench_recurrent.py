@@ -8,7 +8,7 @@ to its recurrent weights (and, to reach them, through the whole recurrence). The
 Candidates:
 
 - ``bricks``: the brick as users apply it; the loop is one fused recurrent op with a
-  hand-derived backward pass (:mod:`blocks.bricks.recurrent.fused`);
+  hand-derived backward pass (:mod:`blocks.ops.recurrent.op`);
 - ``bricks-scan``: the same brick with ``fused = False``: the loop is a
   :func:`pytensor.scan` over the one-step application and its gradient is scan's;
 - ``pytorch``: the same recurrence written in PyTorch eager, a loop over time as PyTorch

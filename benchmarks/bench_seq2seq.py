@@ -17,8 +17,8 @@ recurrent product, which ``torch.nn.GRU`` does not). Both start from the same pa
 values and data; the script checks that their losses agree over two steps before timing.
 
 The bricks build the decoder's loop as one
-:class:`~blocks.bricks.attention_fused.FusedAttentionGRU` node (and the encoder's as
-:class:`~blocks.bricks.recurrent.fused.FusedRecurrent` nodes); the ``bricks scan``
+:class:`~blocks.ops.attention.op.FusedAttentionGRU` node (and the encoder's as
+:class:`~blocks.ops.recurrent.op.FusedRecurrent` nodes); the ``bricks scan``
 candidate (``--breakdown``) is the same model with ``fused = False`` on the attention
 recurrent brick: the loop :func:`pytensor.scan` builds from the step.
 

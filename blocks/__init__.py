@@ -2,8 +2,8 @@
 
 __version__ = "0.1.0"
 
-# Registers the library's graph rewrites with PyTensor (BLAS products and updates).
-import blocks.graph.rewrites  # noqa: E402, F401
+# Registers the graph rewrites and the backend implementations of our ops.
+import blocks.ops  # noqa: E402, F401
 from blocks.config import config  # noqa: E402
 
 if config.keep_freed_memory:

@@ -19,7 +19,6 @@ The attention mechanism of [BCB]_ is :class:`SequenceContentAttention`;
 import pytensor
 import pytensor.tensor as pt
 
-from blocks.bricks.attention_fused import fused_attention_states
 from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.bricks.interfaces import Feedforward, Initializable
 from blocks.bricks.parallel import Distribute, Parallel
@@ -27,6 +26,7 @@ from blocks.bricks.recurrent.architectures import GatedRecurrent
 from blocks.bricks.recurrent.base import BaseRecurrent, recurrent
 from blocks.bricks.sequences import Sequence
 from blocks.bricks.simple import Linear, Tanh
+from blocks.ops.attention.op import fused_attention_states
 from blocks.utils import check_variable, dict_subset, dict_union, pack
 
 __all__ = [
@@ -505,7 +505,7 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
         :class:`SequenceContentAttention` with its default energy computer and linear
         state transformer, and the distribute brick the default one, :meth:`apply` over
         whole sequences builds one
-        :class:`~blocks.bricks.attention_fused.FusedAttentionGRU` node (fast, exact
+        :class:`~blocks.ops.attention.op.FusedAttentionGRU` node (fast, exact
         gradients) instead of a :func:`pytensor.scan` loop over :meth:`do_apply`'s step.
         Set it to False to always get the scan loop, e.g. to find or transform the
         variables of one step in the graph.
@@ -689,7 +689,7 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
 
     def fused_recurrence(self, bound, sequences, states, contexts, reverse):
         """The outputs of :meth:`do_apply` over whole sequences computed by a
-        :class:`~blocks.bricks.attention_fused.FusedAttentionGRU` node, or None when the
+        :class:`~blocks.ops.attention.op.FusedAttentionGRU` node, or None when the
         configuration is not one it computes (see :attr:`fused`).
 
         Called by :func:`~blocks.bricks.recurrent.recurrent` with the sequences in time

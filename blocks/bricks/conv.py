@@ -1,8 +1,8 @@
 """Convolutional bricks: convolution, its transpose, pooling, flattening, and sequences.
 
 Images are 4D tensors ``(batch, channels, rows, columns)``. The convolution itself is
-:func:`blocks.bricks.conv_ops.conv2d` (im2col plus one matrix product, with exact
-gradients) and the pooling :class:`blocks.bricks.pool_ops.Pool`.
+:func:`blocks.ops.conv.op.conv2d` (im2col plus one matrix product, with exact
+gradients) and the pooling :class:`blocks.ops.pool.op.Pool`.
 """
 
 import numbers
@@ -10,15 +10,15 @@ import numbers
 import pytensor.tensor as pt
 
 from blocks.bricks.base import Brick, application, describe, lazy
-from blocks.bricks.conv_ops import (
+from blocks.bricks.interfaces import Activation, Feedforward, Initializable, LinearLike
+from blocks.bricks.sequences import Sequence
+from blocks.ops.conv.op import (
     conv2d,
     conv2d_transpose,
     conv_output_shape,
     normalize_border_mode,
 )
-from blocks.bricks.interfaces import Activation, Feedforward, Initializable, LinearLike
-from blocks.bricks.pool_ops import Pool
-from blocks.bricks.sequences import Sequence
+from blocks.ops.pool.op import Pool
 from blocks.roles import BIAS, FILTER
 from blocks.utils import check_variable
 
@@ -329,7 +329,7 @@ class ConvolutionalTranspose(Convolutional):
         pass  # Any image size is valid for the transpose.
 
     def conv2d_impl(self, input_, W, input_shape, subsample, border_mode, filter_shape):
-        """The transpose of :func:`~blocks.bricks.conv_ops.conv2d` with filters `W`.
+        """The transpose of :func:`~blocks.ops.conv.op.conv2d` with filters `W`.
 
         The output has ``num_filters`` channels and ``original_image_size`` rows and
         columns (computed from the input's shape where ``image_size`` is unknown).

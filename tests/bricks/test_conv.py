@@ -17,7 +17,8 @@ from blocks.bricks.conv import (
     MaxPooling,
     Pooling,
 )
-from blocks.bricks.conv_ops import (
+from blocks.initialization import Constant, IsotropicGaussian
+from blocks.ops.conv.op import (
     Col2Im,
     Im2Col,
     conv2d,
@@ -25,8 +26,7 @@ from blocks.bricks.conv_ops import (
     conv_output_shape,
     normalize_border_mode,
 )
-from blocks.bricks.pool_ops import Pool
-from blocks.initialization import Constant, IsotropicGaussian
+from blocks.ops.pool.op import Pool
 from blocks.roles import BIAS, FILTER, has_roles
 
 RNG = np.random.default_rng(1234)

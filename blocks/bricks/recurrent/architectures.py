@@ -11,8 +11,8 @@ import pytensor.tensor as pt
 from blocks.bricks.base import application, lazy
 from blocks.bricks.interfaces import Initializable
 from blocks.bricks.recurrent.base import BaseRecurrent, recurrent
-from blocks.bricks.recurrent.fused import fused_states
 from blocks.bricks.simple import Identity, Logistic, Rectifier, Tanh
+from blocks.ops.recurrent.op import fused_states
 from blocks.roles import INITIAL_STATE, WEIGHT
 
 __all__ = ["SimpleRecurrent", "LSTM", "GatedRecurrent"]
@@ -61,7 +61,7 @@ class _StandardRecurrent(BaseRecurrent, Initializable):
     ----------
     fused : bool
         True (the default): applying the brick to whole sequences builds one
-        :class:`~blocks.bricks.recurrent.fused.FusedRecurrent` node (fast, exact
+        :class:`~blocks.ops.recurrent.op.FusedRecurrent` node (fast, exact
         gradients) when it supports the configuration, otherwise a :func:`pytensor.scan`
         loop over the one-step application. Set it to False to always get the scan loop,
         e.g. to find or transform the variables of one step in the graph.

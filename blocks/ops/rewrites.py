@@ -11,9 +11,9 @@ every function compiled with the Numba linker (PyTensor's default mode) and to n
     graphs at every compilation, a third of a warm compile of an MLP training step.
 ``blocks_blas`` (before elementwise fusion)
     ``z + alpha * dot(x, y)`` and ``z - alpha * dot(x, y)`` with a scalar ``alpha`` become
-    one :class:`~blocks.graph.blas.BlasGemm`: an SGD update ``W - lr * dot(h.T, g)`` no
+    one :class:`~blocks.ops.blas.op.BlasGemm`: an SGD update ``W - lr * dot(h.T, g)`` no
     longer allocates the gradient nor runs an elementwise pass over the weights. Every
-    other float matrix product becomes a :class:`~blocks.graph.blas.BlasDot`, which hands
+    other float matrix product becomes a :class:`~blocks.ops.blas.op.BlasDot`, which hands
     transposed operands to BLAS as flags instead of copying them.
 ``blocks_blas_inplace`` (with PyTensor's in-place rewrites)
     A ``BlasGemm`` writes into ``z`` wherever the destroy handler allows it (a parameter
@@ -25,7 +25,7 @@ Exclude one by name or all of them by their common tag ``blocks``, e.g.
 Examples
 --------
 >>> import pytensor.tensor as pt
->>> from blocks.graph.blas import BlasGemm
+>>> from blocks.ops.blas.op import BlasGemm
 >>> W = pytensor.shared(np.ones((3, 2)), name='W')
 >>> h, g = pt.matrices('h', 'g')
 >>> step = pytensor.function([h, g], [], updates=[(W, W - 0.5 * pt.dot(h.T, g))],
@@ -45,7 +45,7 @@ from pytensor.tensor.rewriting.ofg import inline_ofg_node
 from pytensor.tensor.special import LogSoftmax, Softmax
 from pytensor.tensor.variable import TensorConstant
 
-from blocks.graph.blas import BLAS_DTYPES, BlasDot, BlasGemm, blas_dot, blas_gemm
+from blocks.ops.blas.op import BLAS_DTYPES, BlasDot, BlasGemm, blas_dot, blas_gemm
 
 __all__ = [
     "local_blas_dot", "local_blas_gemm", "local_blas_gemm_inplace", "local_inline_softmax",

@@ -8,13 +8,13 @@ The ops here read the strides at run time and pass a transposed operand to BLAS 
 transpose flag, so nothing is copied, and :class:`BlasGemm` folds ``Z + alpha * X @ Y``
 (an SGD update ``W - lr * dot(h.T, g)``) into one BLAS call writing into ``Z`` in place.
 
-The rewrites in :mod:`blocks.graph.rewrites` put them into every graph compiled with the
+The rewrites in :mod:`blocks.ops.rewrites` put them into every graph compiled with the
 Numba linker; other linkers keep PyTensor's own ops.
 
 Examples
 --------
 >>> import pytensor.tensor as pt
->>> from blocks.graph.blas import blas_dot, blas_gemm
+>>> from blocks.ops.blas.op import blas_dot, blas_gemm
 >>> x, y, z = pt.matrices('x', 'y', 'z')
 >>> a, b = pt.scalars('a', 'b')
 >>> ones = np.ones((2, 2))
@@ -34,18 +34,6 @@ __all__ = ["BlasDot", "BlasGemm", "blas_dot", "blas_gemm", "blas_gemm_inplace"]
 #: Dtypes BLAS multiplies; other products stay with PyTensor's ``Dot``.
 BLAS_DTYPES = ("float32", "float64")
 
-_numba_registered = False
-
-
-def _register_numba():
-    """Register the Numba implementations (once, when an op is first built).
-
-    Deferred so that importing the library does not import Numba.
-    """
-    global _numba_registered
-    if not _numba_registered:
-        _numba_registered = True
-        from blocks.graph import _blas_numba  # noqa: F401  (registers on import)
 
 
 def _as_matrix(op, argument, value, dtype=None):
@@ -96,7 +84,6 @@ class BlasDot(Op):
     def make_node(self, x, y):
         x = _as_matrix(self, "x", x)
         y = _as_matrix(self, "y", y, x.dtype)
-        _register_numba()
         out = pt.tensor(dtype=x.dtype, shape=_static_product_shape(self, x, y))
         return Apply(self, [x, y], [out])
 
@@ -153,7 +140,6 @@ class BlasGemm(Op):
                     f"{type(self).__name__}: argument 'z' has static shape {z.type.shape}, "
                     f"the product has {(rows, cols)}"
                 )
-        _register_numba()
         shape = tuple(s if s is not None else e for s, e in zip(z.type.shape, (rows, cols)))
         out = pt.tensor(dtype=z.dtype, shape=shape)
         return Apply(self, [z, scalars[0], x, y, scalars[1]], [out])

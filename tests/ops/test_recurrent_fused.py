@@ -7,9 +7,10 @@ import pytest
 from recurrent_reference import lstm_loop
 
 from blocks.bricks import Rectifier, Softplus, Tanh
-from blocks.bricks.recurrent import LSTM, GatedRecurrent, SimpleRecurrent, kernels, recurrent
-from blocks.bricks.recurrent.fused import FusedRecurrent, FusedRecurrentGrad
+from blocks.bricks.recurrent import LSTM, GatedRecurrent, SimpleRecurrent, recurrent
 from blocks.initialization import IsotropicGaussian
+from blocks.ops.recurrent import kernels
+from blocks.ops.recurrent.op import FusedRecurrent, FusedRecurrentGrad
 from tests.graph_helpers import op_names
 
 floatX = pytensor.config.floatX

@@ -178,7 +178,6 @@ class Pool(_PoolBase):
     """
 
     def make_node(self, x):
-        _register_numba()
         x = self._check_input(x)
         return Apply(self, [x], [self._output_type(x)])
 
@@ -204,7 +203,6 @@ class MaxPoolGrad(_PoolBase):
     """
 
     def make_node(self, x, maxout, gz):
-        _register_numba()
         x = self._check_input(x)
         maxout, gz = pt.as_tensor_variable(maxout), pt.as_tensor_variable(gz)
         return Apply(self, [x, maxout, gz], [x.type()])
@@ -232,7 +230,6 @@ class MaxPoolGradGrad(_PoolBase):
     """
 
     def make_node(self, x, maxout, ggx):
-        _register_numba()
         x = self._check_input(x)
         maxout, ggx = pt.as_tensor_variable(maxout), pt.as_tensor_variable(ggx)
         return Apply(self, [x, maxout, ggx], [maxout.type()])
@@ -258,7 +255,6 @@ class AvgPoolGrad(_PoolBase):
     """Gradient of average pooling: ``(x, gz) -> gx`` (only the shape of `x` is used)."""
 
     def make_node(self, x, gz):
-        _register_numba()
         x = self._check_input(x)
         return Apply(self, [x, pt.as_tensor_variable(gz)], [x.type()])
 
@@ -293,13 +289,3 @@ def pool_2d(input, ws, ignore_border=True, stride=None, pad=(0, 0), mode="max"):
     return Pool(ws, stride, pad, ignore_border, mode)(input)
 
 
-_numba_registered = False
-
-
-def _register_numba():
-    """Register the Numba kernels of the ops (once, when an op is first used)."""
-    global _numba_registered
-    if _numba_registered:
-        return
-    _numba_registered = True
-    from blocks.bricks import _pool_numba  # noqa: F401  (registers on import)

@@ -220,7 +220,6 @@ class Im2Col(_PatchOp):
     """
 
     def make_node(self, x):
-        _register_numba()
         x = pt.as_tensor_variable(x)
         if x.ndim != 4:
             raise ValueError(f"Im2Col: expected a 4D input, found ndim={x.ndim}")
@@ -280,7 +279,6 @@ class Col2Im(_PatchOp):
     """
 
     def make_node(self, columns, batch, channels, rows, cols):
-        _register_numba()
         columns = pt.as_tensor_variable(columns)
         if columns.ndim != 2:
             raise ValueError(f"Col2Im: expected 2D columns, found ndim={columns.ndim}")
@@ -524,13 +522,3 @@ def conv2d_transpose(input, filters, output_size, filter_shape=None, border_mode
     return col2im(columns, batch, channels, rows, cols)
 
 
-_numba_registered = False
-
-
-def _register_numba():
-    """Register the Numba kernels of the ops (once, when an op is first used)."""
-    global _numba_registered
-    if _numba_registered:
-        return
-    _numba_registered = True
-    from blocks.bricks import _conv_numba  # noqa: F401  (registers on import)

@@ -1,9 +1,9 @@
-"""Numba implementations of :class:`~blocks.graph.blas.BlasDot` and ``BlasGemm``.
+"""Numba implementations of :class:`~blocks.ops.blas.op.BlasDot` and ``BlasGemm``.
 
-Imported (which registers them with PyTensor's Numba backend) the first time one of the
-ops is built. The products call ``numba_xxgemm``, the BLAS entry point that Numba's own
-``np.dot`` uses (SciPy's BLAS), with transpose flags and leading dimensions read from the
-operands' strides at run time.
+Imported, which registers them with PyTensor's Numba backend, when PyTensor loads that
+backend (see :mod:`blocks.ops.backends`). The products call ``numba_xxgemm``, the BLAS
+entry point that Numba's own ``np.dot`` uses (SciPy's BLAS), with transpose flags and
+leading dimensions read from the operands' strides at run time.
 
 One BLAS for the whole process: the fused recurrent and attention kernels call ``np.dot``
 inside Numba, which is SciPy's BLAS too. Calling NumPy's own OpenBLAS here (a newer
@@ -23,7 +23,7 @@ from pytensor.link.numba.dispatch.basic import (
     register_funcify_default_op_cache_key,
 )
 
-from blocks.graph.blas import BlasDot, BlasGemm
+from blocks.ops.blas.op import BlasDot, BlasGemm
 
 # Bumped whenever the generated code changes, so stale cache entries are not reused.
 _CACHE_VERSION = 4

@@ -5,7 +5,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from blocks.graph.blas import BlasGemm, blas_dot, blas_gemm, blas_gemm_inplace
+from blocks.ops.blas.op import BlasGemm, blas_dot, blas_gemm, blas_gemm_inplace
 
 rng = np.random.default_rng(7)
 A = rng.standard_normal((5, 4))

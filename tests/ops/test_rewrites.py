@@ -10,7 +10,7 @@ from pytensor.tensor.math import Dot
 from pytensor.tensor.special import LogSoftmax, Softmax
 
 import blocks  # noqa: F401  (registers the rewrites)
-from blocks.graph.blas import BlasDot, BlasGemm
+from blocks.ops.blas.op import BlasDot, BlasGemm
 
 # The Numba mode's rewrites with Python implementations: checks graphs without compiling.
 NUMBA_REWRITES = Mode(linker="py", optimizer=get_mode("NUMBA")._optimizer)

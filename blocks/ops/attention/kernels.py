@@ -15,7 +15,7 @@ the previous state ``h`` ``(batch, dim)``:
    ``gate_x + averages @ W_gates``, masked by the decoder's mask.
 
 The GRU part works feature-major and reuses the one-step kernels of
-:mod:`blocks.bricks.recurrent.kernels`; the attention part works on ``(length, batch,
+:mod:`blocks.ops.recurrent.kernels`; the attention part works on ``(length, batch,
 features)`` rows, the layout of the attended, so that its inner loops run over
 contiguous features. The backward kernel computes the gradients of every input exactly,
 the weight gradients as matrix products over chunks of steps after the per-step work.
@@ -29,7 +29,7 @@ import math
 import numba
 import numpy as np
 
-from blocks.bricks.recurrent.kernels import (
+from blocks.ops.recurrent.kernels import (
     JIT,
     _add_chunk_product,
     _add_product,

@@ -4,30 +4,23 @@
 or :class:`GatedRecurrent` over a whole sequence; its gradient is
 :class:`FusedRecurrentGrad`, an exact hand-derived backward pass whose weight gradients
 are one matrix product over all steps. Both run the Numba kernels of
-:mod:`blocks.bricks.recurrent.kernels`, under the Numba linker and in Python modes
+:mod:`blocks.ops.recurrent.kernels`, under the Numba linker and in Python modes
 alike. The bricks use them automatically (see :func:`fused_states`); a loop built with
 :func:`pytensor.scan` remains for custom transitions and for cases the ops do not cover.
 """
 
-import zlib
 from collections import namedtuple
 
-import numba
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
-from pytensor.link.numba.dispatch.basic import (
-    get_numba_type,
-    numba_njit,
-    register_funcify_default_op_cache_key,
-)
 from pytensor.scalar import upcast
 
-from blocks.bricks.recurrent import kernels
+from blocks.ops.recurrent import kernels
 
-__all__ = ["FusedRecurrent", "FusedRecurrentGrad", "fused_states", "objmode_function",
+__all__ = ["FusedRecurrent", "FusedRecurrentGrad", "fused_states", "run_kernel",
            "check_inputs", "visible_gradients"]
 
 _Kind = namedtuple("_Kind", [
@@ -233,48 +226,6 @@ class FusedRecurrentGrad(_FusedOp):
         raise NotImplementedError(
             f"{self}: second derivatives through a fused recurrent loop are not implemented; "
             f"set the brick's `fused` attribute to False to build the loop with scan")
-
-
-def objmode_function(run, node, version):
-    """A Numba function computing `node` by calling ``run(inputs)`` from object mode, and
-    the integer that enters PyTensor's cache key with the op's props.
-
-    The compiled kernels are called from Python (object mode, microseconds per call):
-    linking them into each compiled graph would make LLVM optimize them again for every
-    graph, at seconds per graph. The key follows the output types and `version`, to bump
-    when what `run` takes or returns changes.
-    """
-    output_types = numba.types.Tuple([get_numba_type(o.type) for o in node.outputs])
-
-    def call(*inputs):
-        with numba.objmode(results=output_types):
-            results = run(inputs)
-        return results
-
-    return numba_njit(call), zlib.crc32(f"{version} {output_types}".encode())
-
-
-def _numba_function(op, node):
-    backward, kind, activation = op._backward, op.kind, op.activation
-    has_mask, reverse = op.has_mask, op.reverse
-
-    def run(inputs):
-        return run_kernel(backward, kind, activation, has_mask, reverse, inputs)
-
-    return objmode_function(run, node, _NUMBA_VERSION)
-
-
-_NUMBA_VERSION = 4
-
-
-@register_funcify_default_op_cache_key(FusedRecurrent)
-def _numba_funcify_forward(op, node, **kwargs):
-    return _numba_function(op, node)
-
-
-@register_funcify_default_op_cache_key(FusedRecurrentGrad)
-def _numba_funcify_backward(op, node, **kwargs):
-    return _numba_function(op, node)
 
 
 def fused_states(kind, sequences, initial_states, parameters, mask=None, reverse=False,

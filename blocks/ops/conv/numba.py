@@ -1,7 +1,7 @@
-"""Numba kernels of :class:`~blocks.bricks.conv_ops.Im2Col` and ``Col2Im``.
+"""Numba kernels of :class:`~blocks.ops.conv.op.Im2Col` and ``Col2Im``.
 
-Imported (which registers them with PyTensor's Numba backend) the first time one of
-the ops is used, so that importing the library does not import Numba.
+Imported, which registers them with PyTensor's Numba backend, when PyTensor loads that
+backend (see :mod:`blocks.ops.backends`).
 """
 
 import numpy as np
@@ -10,29 +10,12 @@ from pytensor.link.numba.dispatch.basic import (
     register_funcify_default_op_cache_key,
 )
 
-from blocks.bricks._simd_numba import add_rows, copy_rows, source_version
-from blocks.bricks.conv_ops import Col2Im, Im2Col
+from blocks.ops.conv.op import Col2Im, Im2Col
+from blocks.ops.numba_glue import once_per_op
+from blocks.ops.simd import add_rows, copy_rows, source_version
 
 #: Salt of PyTensor's on-disk cache key for these kernels (see `source_version`).
 KERNELS_VERSION = source_version(__file__)
-
-
-def once_per_op(funcify):
-    """Build an op's kernels once per distinct op (ops with equal properties share them).
-
-    PyTensor asks for the kernels of every node; two convolutions or poolings of the same
-    geometry in a graph then compile once instead of twice.
-    """
-    built = {}
-
-    def funcify_once(op, node=None, **kwargs):
-        if op not in built:
-            built[op] = funcify(op, node=node, **kwargs)
-        return built[op]
-
-    funcify_once.__name__ = funcify.__name__
-    funcify_once.__doc__ = funcify.__doc__
-    return funcify_once
 
 
 @numba_njit
@@ -50,7 +33,7 @@ def _kernels(op):
 
     Both see the arrays as flat and move one image row segment per (tap, image, output
     row): with stride 1 the segment is contiguous on both sides and moves in vectors (see
-    :mod:`blocks.bricks._simd_numba`). The gather walks the columns row by row, so they
+    :mod:`blocks.ops.simd`). The gather walks the columns row by row, so they
     are written contiguously; the scatter walks the image planes, so each plane stays in
     cache while its taps add up.
     """

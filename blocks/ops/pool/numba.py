@@ -1,7 +1,8 @@
-"""Numba kernels of the pooling ops of :mod:`blocks.bricks.pool_ops`.
+"""Numba kernels of the pooling ops of :mod:`blocks.ops.pool.op`.
 
-Imported (which registers them with PyTensor's Numba backend) the first time one of
-the ops is used. Every kernel sees the input as ``(batch, channels, rows, cols)``.
+Imported, which registers them with PyTensor's Numba backend, when PyTensor loads that
+backend (see :mod:`blocks.ops.backends`). Every kernel sees the input as
+``(batch, channels, rows, cols)``.
 """
 
 import numpy as np
@@ -11,9 +12,9 @@ from pytensor.link.numba.dispatch.basic import (
     register_funcify_default_op_cache_key,
 )
 
-from blocks.bricks._conv_numba import once_per_op
-from blocks.bricks._simd_numba import source_version
-from blocks.bricks.pool_ops import AvgPoolGrad, MaxPoolGrad, MaxPoolGradGrad, Pool
+from blocks.ops.numba_glue import once_per_op
+from blocks.ops.pool.op import AvgPoolGrad, MaxPoolGrad, MaxPoolGradGrad, Pool
+from blocks.ops.simd import source_version
 
 #: Salt of PyTensor's on-disk cache key for these kernels (see `source_version`).
 KERNELS_VERSION = source_version(__file__)

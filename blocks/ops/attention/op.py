@@ -6,7 +6,7 @@ its transition is a :class:`~blocks.bricks.recurrent.GatedRecurrent` and its att
 the default :class:`~blocks.bricks.attention.SequenceContentAttention`: the states, the
 weighted averages and the attention weights. Its gradient is
 :class:`FusedAttentionGRUGrad`, an exact hand-derived backward pass. Both run the Numba
-kernels of :mod:`blocks.bricks.attention_kernels`, under the Numba linker and in Python
+kernels of :mod:`blocks.ops.attention.kernels`, under the Numba linker and in Python
 modes alike. :class:`~blocks.bricks.attention.AttentionRecurrent` uses them
 automatically (see its ``fused`` attribute); the loop built with :func:`pytensor.scan`
 remains for every other configuration.
@@ -16,11 +16,10 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
-from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 from pytensor.scalar import upcast
 
-from blocks.bricks import attention_kernels
-from blocks.bricks.recurrent.fused import check_inputs, objmode_function, visible_gradients
+from blocks.ops.attention import kernels as attention_kernels
+from blocks.ops.recurrent.op import check_inputs, visible_gradients
 
 __all__ = ["FusedAttentionGRU", "FusedAttentionGRUGrad", "fused_attention_states"]
 
@@ -36,7 +35,7 @@ _NOT_SEQUENCES = len(INPUTS) - 2
 _VISIBLE = 3
 
 
-def _run(backward, props, inputs):
+def run_attention_kernel(backward, props, inputs):
     has_mask, has_attended_mask, reverse = props
     n_masks = has_mask + has_attended_mask
     data = list(inputs[:len(inputs) - n_masks])
@@ -65,8 +64,8 @@ class _FusedAttentionOp(Op):
         return self.has_mask, self.has_attended_mask, self.reverse
 
     def perform(self, node, inputs, output_storage):
-        for storage, result in zip(output_storage, _run(self._backward, self._props_tuple,
-                                                        inputs)):
+        results = run_attention_kernel(self._backward, self._props_tuple, inputs)
+        for storage, result in zip(output_storage, results):
             storage[0] = result
 
     def _inputs(self, inputs, ndims):
@@ -203,20 +202,6 @@ class FusedAttentionGRUGrad(_FusedAttentionOp):
             f"{self}: second derivatives through the fused attention loop are not "
             f"implemented; set the AttentionRecurrent brick's `fused` attribute to False to "
             f"build the loop with scan")
-
-
-# Bump when _run's arguments or results change (it enters PyTensor's Numba cache key).
-_NUMBA_VERSION = 1
-
-
-def _numba_funcify(op, node, **kwargs):
-    backward, props = op._backward, op._props_tuple
-    return objmode_function(lambda inputs: _run(backward, props, inputs), node,
-                            _NUMBA_VERSION)
-
-
-for _op_type in (FusedAttentionGRU, FusedAttentionGRUGrad):
-    register_funcify_default_op_cache_key(_op_type)(_numba_funcify)
 
 
 def fused_attention_states(inputs, gate_inputs, states, parameters, attended,

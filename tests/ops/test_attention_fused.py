@@ -13,7 +13,6 @@ from blocks.bricks.attention import (
     SequenceContentAttention,
     ShallowEnergyComputer,
 )
-from blocks.bricks.attention_fused import FusedAttentionGRU
 from blocks.bricks.base import application
 from blocks.bricks.parallel import Distribute
 from blocks.bricks.recurrent import GatedRecurrent, SimpleRecurrent
@@ -25,6 +24,7 @@ from blocks.bricks.sequence_generators import (
 )
 from blocks.initialization import IsotropicGaussian
 from blocks.model import Model
+from blocks.ops.attention.op import FusedAttentionGRU
 from tests.bricks.recurrent.recurrent_reference import gru_loop
 from tests.bricks.test_attention import numpy_masked_softmax
 from tests.graph_helpers import op_names

@@ -11,8 +11,8 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from blocks.bricks.conv_ops import Col2Im, Im2Col
-from blocks.bricks.pool_ops import AvgPoolGrad, MaxPoolGrad, MaxPoolGradGrad, Pool
+from blocks.ops.conv.op import Col2Im, Im2Col
+from blocks.ops.pool.op import AvgPoolGrad, MaxPoolGrad, MaxPoolGradGrad, Pool
 
 pytestmark = pytest.mark.numba
 

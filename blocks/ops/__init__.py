@@ -1,0 +1,22 @@
+"""The library's own PyTensor Ops, one subpackage per family, under the bricks.
+
+Layers, from the top::
+
+    blocks.bricks    bricks build graphs from PyTensor's ops and ours
+    blocks.ops       our Ops: recurrent, attention, conv, pool, blas; rewrites.py
+                     each family: op.py     (make_node, grad, infer_shape, perform)
+                                  numba.py  (Numba implementation, registered)
+                                  jax.py    (JAX implementation, registered)
+    PyTensor         graphs, rewrites, and the backends that compile them (Numba, JAX)
+
+Bricks import ops, never the other way round; an op module never imports its backend
+modules. Importing :mod:`blocks` imports this package, which registers the rewrites and
+arranges for every family's backend module to be imported as soon as PyTensor loads
+that backend (see :mod:`blocks.ops.backends`), so neither Numba nor JAX is imported
+before a function is compiled for it.
+"""
+
+from blocks.ops import rewrites
+from blocks.ops.backends import register_backend_modules
+
+register_backend_modules()

@@ -1,0 +1,1 @@
+"""Convolution as im2col plus one matrix product, with exact gradients."""

@@ -1,0 +1,1 @@
+"""Fused recurrences: the whole loop of a standard transition as one node."""
