@@ -95,3 +95,9 @@ config.add_setting(
     "Whether `import blocks` makes glibc keep freed memory for the next training step "
     "(see blocks.utils.memory); BLOCKS_KEEP_FREED_MEMORY=0 leaves the allocator as it is.",
 )
+config.add_setting(
+    "mode", str, "",
+    "PyTensor mode every compiled function of the library uses unless given one: 'JAX', "
+    "'NUMBA', 'FAST_COMPILE', ... (BLOCKS_MODE); empty: PyTensor's default (Numba on CPU). "
+    "See blocks.backend.",
+)

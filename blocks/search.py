@@ -11,6 +11,7 @@ from pytensor.graph.replace import clone_replace
 from pytensor.graph.traversal import toposort
 from pytensor.tensor.type import TensorType
 
+from blocks import backend
 from blocks.bricks.sequence_generators import BaseSequenceGenerator
 from blocks.filter import VariableFilter, get_application_call, get_brick
 from blocks.graph import ComputationGraph
@@ -55,6 +56,10 @@ class BeamSearch:
     ----------
     samples : TensorVariable
         An output of a ``generate`` call (e.g. the ``outputs``) of a sequence generator.
+    mode : str or Mode, optional
+        The mode of the four functions (see :mod:`blocks.backend`); by default
+        ``blocks.config.mode``, else PyTensor's default. Under JAX a function is compiled
+        for each batch size it meets: the beam's, and the source's.
 
     Attributes
     ----------
@@ -84,8 +89,9 @@ class BeamSearch:
     (2, True)
     """
 
-    def __init__(self, samples):
+    def __init__(self, samples, mode=None):
         self.samples = samples
+        self.mode = mode
         self.generator = get_brick(samples)
         call = get_application_call(samples)
         if not isinstance(self.generator, BaseSequenceGenerator) or call is None or \
@@ -193,16 +199,18 @@ class BeamSearch:
             next_states, replace={**to_inputs, **dict(zip(glimpses, glimpse_inputs))})
         step_inputs = fixed_inputs + list(state_inputs.values())
         self.fixed_variables = fixed
+        mode = getattr(self, "mode", None)
         self._functions = (
-            pytensor.function(
+            backend.function(
                 self.inputs,
                 list(self.initial_states.values()) + list(self.contexts.values()),
-                on_unused_input="ignore"),
-            pytensor.function(list(context_inputs.values()), fixed,
-                              on_unused_input="ignore"),
-            pytensor.function(step_inputs, logprobs_and_glimpses, on_unused_input="ignore"),
-            pytensor.function(step_inputs + glimpse_inputs + [chosen], next_states,
-                              on_unused_input="ignore"),
+                on_unused_input="ignore", mode=mode),
+            backend.function(list(context_inputs.values()), fixed,
+                             on_unused_input="ignore", mode=mode),
+            backend.function(step_inputs, logprobs_and_glimpses, on_unused_input="ignore",
+                             mode=mode),
+            backend.function(step_inputs + glimpse_inputs + [chosen], next_states,
+                             on_unused_input="ignore", mode=mode),
         )
 
     def _step_glimpses(self, step_cg):

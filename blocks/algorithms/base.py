@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import pytensor
 from pytensor.graph.basic import Variable
 
+from blocks import backend
 from blocks.graph import ComputationGraph
 from blocks.utils import is_shared_variable
 
@@ -86,8 +87,12 @@ class UpdatesAlgorithm(TrainingAlgorithm):
     ----------
     updates : dict or list of (SharedVariable, TensorVariable) pairs, optional
     theano_func_kwargs : dict, optional
-        Keyword arguments of :func:`pytensor.function` (e.g. ``mode``). Without a
-        ``mode``, PyTensor's default mode (the Numba linker) is used.
+        Keyword arguments of :func:`pytensor.function` (Blocks' name; a ``mode`` given
+        here counts as the `mode` argument).
+    mode : str or Mode, optional
+        The PyTensor mode of the compiled function, e.g. ``'JAX'``; by default
+        ``blocks.config.mode`` (``BLOCKS_MODE``), else PyTensor's default mode (the Numba
+        linker). See :mod:`blocks.backend`.
     on_unused_sources : {'raise', 'warn', 'ignore'}, optional
         What to do with a batch source the function does not use. Defaults to 'raise'.
 
@@ -110,7 +115,7 @@ class UpdatesAlgorithm(TrainingAlgorithm):
     """
 
     def __init__(self, updates=None, theano_func_kwargs=None, on_unused_sources="raise",
-                 **kwargs):
+                 mode=None, **kwargs):
         super().__init__(**kwargs)
         if on_unused_sources not in _UNUSED_SOURCES_POLICIES:
             raise ValueError(
@@ -119,6 +124,7 @@ class UpdatesAlgorithm(TrainingAlgorithm):
             )
         self.on_unused_sources = on_unused_sources
         self.theano_func_kwargs = dict(theano_func_kwargs or {})
+        self.mode = mode if mode is not None else self.theano_func_kwargs.pop("mode", None)
         self._updates = []
         self._graph_update_targets = set()
         self._function = None
@@ -201,8 +207,9 @@ class UpdatesAlgorithm(TrainingAlgorithm):
                 f"{owner}: several inputs of the training function share the name(s) "
                 f"{duplicates}, so a batch source cannot be matched to one of them"
             )
-        self._function = pytensor.function(
-            self.inputs, [], updates=self._updates, **self.theano_func_kwargs)
+        self._function = backend.function(
+            self.inputs, [], updates=self._updates, mode=self.mode,
+            **self.theano_func_kwargs)
 
     def _check_sources(self, batch):
         owner = type(self).__name__

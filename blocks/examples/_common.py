@@ -28,6 +28,8 @@ import time
 
 import pytensor
 
+from blocks import backend
+from blocks.config import config
 from blocks.extensions import SimpleExtension
 
 __all__ = [
@@ -61,13 +63,14 @@ def positive_int(text):
 def make_parser(name, description, num_epochs, seed=1):
     """The argument parser of an example, with the options every example takes.
 
-    ``--num-epochs``, ``--save-to`` (``NAME.tar`` in the current directory by default)
-    and ``--seed``; the example adds its own options to the parser returned.
+    ``--num-epochs``, ``--save-to`` (``NAME.tar`` in the current directory by default),
+    ``--seed`` and ``--mode`` (the backend); the example adds its own options to the
+    parser returned.
 
     >>> parser = make_parser('sqrt', 'Square roots.', num_epochs=5)
-    >>> args = parser.parse_args(['--seed', '3'])
-    >>> args.num_epochs, args.save_to, args.seed
-    (5, 'sqrt.tar', 3)
+    >>> args = parser.parse_args(['--seed', '3', '--mode', 'jax'])
+    >>> args.num_epochs, args.save_to, args.seed, args.mode
+    (5, 'sqrt.tar', 3, 'jax')
     """
     parser = argparse.ArgumentParser(
         prog=f"python -m blocks.examples {name}", description=description,
@@ -81,6 +84,9 @@ def make_parser(name, description, num_epochs, seed=1):
                              "curves goes beside it, with the extension .png")
     parser.add_argument("--seed", type=int, default=seed,
                         help="seed of the initial parameters and of the order of the data")
+    parser.add_argument("--mode", default=None, metavar="MODE",
+                        help="backend to compile for: numba, jax, fast_compile, ... "
+                             "(default: BLOCKS_MODE, else PyTensor's default, Numba)")
     return parser
 
 
@@ -442,6 +448,18 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
+@contextlib.contextmanager
+def _backend_mode(mode):
+    """Make `mode` (if given) the mode of everything the example compiles."""
+    previous = config.mode
+    if mode:
+        config.mode = backend.resolve_mode(mode)
+    try:
+        yield
+    finally:
+        config.mode = previous
+
+
 def run_example(name, args, build, report=None):
     """Build (or resume from ``args.save_to``), train and report an example.
 
@@ -469,7 +487,9 @@ def run_example(name, args, build, report=None):
         of this example.
     """
     started = time.perf_counter()
-    with pytensor.config.change_flags(floatX="float32"), _one_blas_thread():
+    with pytensor.config.change_flags(floatX="float32"), _one_blas_thread(), \
+            _backend_mode(getattr(args, "mode", None)):
+        print(f"{name}: compiling for {backend.backend_name()}.", flush=True)
         path = _prepare_save_to(args.save_to)
         main_loop = _load_checkpoint(path, name)
         if main_loop is None:

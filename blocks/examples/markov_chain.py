@@ -157,10 +157,10 @@ def build(args):
 
 def report(main_loop, args):
     """Print the learned and the true transition probabilities and their largest gap."""
-    import pytensor
+    from blocks import backend
 
     extras = main_loop.example_extras
-    predict = pytensor.function([extras["symbols"]], extras["probabilities"])
+    predict = backend.function([extras["symbols"]], extras["probabilities"])
     # Fresh sequences of the chain, the same for every run.
     sequences = sample_chain(np.random.RandomState(12345), 400, args.length).T
     learned = learned_transitions(predict(sequences), sequences)

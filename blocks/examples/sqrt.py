@@ -9,6 +9,7 @@ error on the test set.
 import numpy as np
 import pytensor
 
+from blocks import backend
 from blocks.examples._common import Experiment, command_line, last_records, make_parser
 from blocks.examples._common import positive_int as _positive_int
 
@@ -79,7 +80,7 @@ def build(args):
 def report(main_loop, args):
     """Print the square roots the trained MLP gives for a few numbers."""
     extras = main_loop.example_extras
-    root_of = pytensor.function([extras["numbers"]], extras["predicted"])
+    root_of = backend.function([extras["numbers"]], extras["predicted"])
     probes = np.array(PROBES, dtype=pytensor.config.floatX)[:, None]
     for number, root in zip(probes[:, 0], root_of(probes)[:, 0]):
         print(f"sqrt({number:g}) = {np.sqrt(number):.4f}, the MLP says {root:.4f}")

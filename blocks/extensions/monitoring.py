@@ -60,6 +60,10 @@ class DataStreamMonitoring(MonitoringExtension):
         E.g. a validation stream; each evaluation goes through one epoch of it.
     updates : list of pairs, optional
         Updates applied on each batch during evaluation.
+    mode : str or Mode, optional
+        The mode of the evaluation function (see :mod:`blocks.backend`); by default
+        ``blocks.config.mode``, else PyTensor's default. A JAX evaluation runs on one
+        device.
     prefix, suffix : str, optional
         See :class:`MonitoringExtension`.
     **kwargs
@@ -79,11 +83,11 @@ class DataStreamMonitoring(MonitoringExtension):
     2.0
     """
 
-    def __init__(self, variables, data_stream, updates=None, **kwargs):
+    def __init__(self, variables, data_stream, updates=None, mode=None, **kwargs):
         kwargs.setdefault("before_first_epoch", True)
         kwargs.setdefault("after_epoch", True)
         super().__init__(**kwargs)
-        self._evaluator = DatasetEvaluator(variables, updates)
+        self._evaluator = DatasetEvaluator(variables, updates, mode=mode)
         self.data_stream = data_stream
 
     def evaluate(self):
@@ -122,16 +126,19 @@ class TrainingDataMonitoring(MonitoringExtension):
     ----------
     variables : list of Variable or MonitoredQuantity
         Named variables of the training graph.
+    mode : str or Mode, optional
+        The mode of the separate function, when one is compiled (see
+        :mod:`blocks.backend`).
     prefix, suffix : str, optional
         See :class:`MonitoringExtension`.
     **kwargs
         Triggers of :class:`~blocks.extensions.SimpleExtension`: when to record.
     """
 
-    def __init__(self, variables, **kwargs):
+    def __init__(self, variables, mode=None, **kwargs):
         super().__init__(**kwargs)
         self.variables = list(variables)
-        self._evaluator = DatasetEvaluator(self.variables)
+        self._evaluator = DatasetEvaluator(self.variables, mode=mode)
         self._in_algorithm = False
         self._attached = False
         self._last_record = None

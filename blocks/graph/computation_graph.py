@@ -10,6 +10,7 @@ from pytensor.graph.traversal import graph_inputs, io_toposort
 from pytensor.scan.op import Scan
 from pytensor.tensor.variable import TensorVariable
 
+from blocks import backend
 from blocks.roles import AUXILIARY, PARAMETER, has_roles
 from blocks.utils import is_shared_variable, pack
 
@@ -190,12 +191,13 @@ class ComputationGraph:
         additional_updates : dict or list of pairs, optional
             Updates applied besides those collected from the graph.
         **kwargs
-            Passed to :func:`pytensor.function`.
+            Passed to :func:`blocks.backend.function` (``mode`` included: by default
+            ``blocks.config.mode``, else PyTensor's default).
         """
         updates = OrderedDict(self.updates)
         if additional_updates:
             updates.update(OrderedDict(additional_updates))
-        return pytensor.function(self.inputs, self.outputs, updates=updates, **kwargs)
+        return backend.function(self.inputs, self.outputs, updates=updates, **kwargs)
 
     #: The name Blocks used for :meth:`get_function`.
     get_theano_function = get_function

@@ -31,8 +31,10 @@ def apply_dropout(computation_graph, variables, drop_prob, rng=None, seed=None,
     drop_prob : float
         Probability of dropping a unit, in ``[0, 1)`` (or 1 with a `custom_divisor`).
     rng : RNGStream, optional
-        The random stream to draw the masks from (anything with its ``binomial``
-        method); by default a new one seeded with `seed`.
+        The random stream to draw the masks from (anything with its ``uniform``
+        method); by default a new one seeded with `seed`. A unit is kept where a
+        uniform draw in ``[0, 1)`` is below ``1 - drop_prob``: a Bernoulli mask, drawn
+        in a form every backend compiles (PyTensor's JAX backend has no binomial).
     seed : int, optional
         Seed of the new random stream; ``blocks.config.default_seed`` by default.
     custom_divisor : float, optional
@@ -69,7 +71,7 @@ def apply_dropout(computation_graph, variables, drop_prob, rng=None, seed=None,
     divisor = 1 - drop_prob if custom_divisor is None else custom_divisor
     replacements = []
     for variable in variables:
-        mask = rng.binomial(1, 1 - drop_prob, size=variable.shape)
+        mask = rng.uniform(size=variable.shape) < 1 - drop_prob
         replacement = (variable * pt.cast(mask, variable.dtype) / divisor).astype(
             variable.dtype)
         add_role(replacement, DROPOUT)

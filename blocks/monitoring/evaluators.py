@@ -4,10 +4,10 @@ import logging
 from collections import OrderedDict
 from collections.abc import Mapping
 
-import pytensor
 import pytensor.tensor as pt
 from pytensor.graph.basic import Constant, Variable
 
+from blocks import backend
 from blocks.graph import ComputationGraph
 from blocks.monitoring.aggregation import Mean, MonitoredQuantity, TakeLast, _DataIndependent
 
@@ -71,6 +71,8 @@ class AggregationBuffer:
     variables : list of Variable
         Named symbolic variables.
     use_take_last : bool
+    mode : str or Mode, optional
+        The mode of the readout function (see :mod:`blocks.backend`).
 
     Attributes
     ----------
@@ -81,10 +83,11 @@ class AggregationBuffer:
         The data inputs of the accumulation updates.
     """
 
-    def __init__(self, variables, use_take_last=False):
+    def __init__(self, variables, use_take_last=False, mode=None):
         self.variables = list(variables)
         self.variable_names = _check_names(type(self).__name__, self.variables)
         self.use_take_last = use_take_last
+        self.mode = mode
         self.aggregators = OrderedDict()
         for name, variable in zip(self.variable_names, self.variables):
             scheme = getattr(variable.tag, "aggregation_scheme", None)
@@ -114,8 +117,8 @@ class AggregationBuffer:
         if not self.readout_variables:
             return OrderedDict()
         if self._readout_function is None:
-            self._readout_function = pytensor.function(
-                [], list(self.readout_variables.values()))
+            self._readout_function = backend.function(
+                [], list(self.readout_variables.values()), mode=self.mode)
         values = self._readout_function()
         return OrderedDict(zip(self.readout_variables, values))
 
@@ -189,6 +192,8 @@ class DatasetEvaluator:
         Other updates to apply on every batch (e.g. of batch statistics).
     use_take_last : bool
         See :class:`AggregationBuffer`.
+    mode : str or Mode, optional
+        The mode of the compiled function (see :mod:`blocks.backend`).
 
     Examples
     --------
@@ -202,13 +207,14 @@ class DatasetEvaluator:
     4.0
     """
 
-    def __init__(self, variables, updates=None, use_take_last=False):
+    def __init__(self, variables, updates=None, use_take_last=False, mode=None):
         owner = type(self).__name__
+        self.mode = mode
         variables = list(variables)
         _check_quantities(owner, variables)
         _check_names(owner, variables)
         symbolic = [v for v in variables if isinstance(v, Variable)]
-        self.buffer = AggregationBuffer(symbolic, use_take_last=use_take_last)
+        self.buffer = AggregationBuffer(symbolic, use_take_last=use_take_last, mode=mode)
         self.quantities = MonitoredQuantityBuffer(
             [v for v in variables if isinstance(v, MonitoredQuantity)])
         self.updates = list(updates.items() if isinstance(updates, Mapping) else updates or [])
@@ -223,8 +229,8 @@ class DatasetEvaluator:
         expressions = [new for _, new in updates] + outputs
         self.inputs = ComputationGraph(expressions).inputs if expressions else []
         self.input_names = _check_names(owner + " (inputs)", self.inputs)
-        self._function = pytensor.function(self.inputs, outputs, updates=updates,
-                                           on_unused_input="ignore")
+        self._function = backend.function(self.inputs, outputs, updates=updates,
+                                          on_unused_input="ignore", mode=self.mode)
 
     def initialize_aggregators(self):
         """Reset all aggregations."""
