@@ -18,9 +18,14 @@ with its position in the epoch and its random state.
 """
 
 from blocks.datasets.base import Dataset, IndexableDataset, IterableDataset
+from blocks.datasets.billion import OneBillionWord
+from blocks.datasets.cifar10 import CIFAR10
+from blocks.datasets.hdf5 import H5PYDataset
+from blocks.datasets.mnist import MNIST
 from blocks.datasets.schemes import (
     BatchScheme,
     BatchSizeScheme,
+    ConcatenatedScheme,
     ConstantScheme,
     IndexScheme,
     IterationScheme,
@@ -28,14 +33,42 @@ from blocks.datasets.schemes import (
     SequentialScheme,
     ShuffledExampleScheme,
     ShuffledScheme,
+    cross_validation,
 )
 from blocks.datasets.streams import AbstractDataStream, DataIterator, DataStream
-from blocks.datasets.transformers import Batch, Filter, ForceFloatX, Mapping, Padding, Transformer
+from blocks.datasets.text import TextFile
+from blocks.datasets.toy import Spiral, SwissRoll
+from blocks.datasets.transformers import (
+    AgnosticSourcewiseTransformer,
+    AgnosticTransformer,
+    Batch,
+    Cache,
+    Cast,
+    Filter,
+    FilterSources,
+    Flatten,
+    ForceFloatX,
+    Mapping,
+    Merge,
+    MultiProcessing,
+    Padding,
+    Rename,
+    ScaleAndShift,
+    SortMapping,
+    SourcewiseTransformer,
+    Transformer,
+    Unpack,
+)
 
 __all__ = [
-    "Dataset", "IndexableDataset", "IterableDataset",
+    "Dataset", "IndexableDataset", "IterableDataset", "H5PYDataset", "TextFile",
+    "OneBillionWord", "MNIST", "CIFAR10", "Spiral", "SwissRoll",
     "IterationScheme", "BatchSizeScheme", "ConstantScheme", "BatchScheme", "IndexScheme",
     "SequentialScheme", "ShuffledScheme", "SequentialExampleScheme", "ShuffledExampleScheme",
+    "ConcatenatedScheme", "cross_validation",
     "AbstractDataStream", "DataStream", "DataIterator",
-    "Transformer", "Mapping", "Filter", "Batch", "Padding", "ForceFloatX",
+    "Transformer", "AgnosticTransformer", "SourcewiseTransformer",
+    "AgnosticSourcewiseTransformer", "Mapping", "SortMapping", "Filter", "Flatten",
+    "ScaleAndShift", "Cast", "ForceFloatX", "Batch", "Unpack", "Cache", "Padding", "Rename",
+    "FilterSources", "Merge", "MultiProcessing",
 ]

@@ -67,8 +67,26 @@ class AbstractDataStream:
 
     @property
     def produces_examples(self):
-        """Whether the stream yields single examples (rather than batches)."""
-        return self.iteration_scheme is not None and self.iteration_scheme.requests_examples
+        """Whether the stream yields single examples (rather than batches).
+
+        The iteration scheme decides when there is one; otherwise it is set explicitly.
+        """
+        if self.iteration_scheme is not None:
+            return self.iteration_scheme.requests_examples
+        if "_produces_examples" not in self.__dict__:
+            raise ValueError(
+                f"cannot infer whether this {type(self).__name__} produces examples or "
+                f"batches: it has no iteration scheme; set its produces_examples attribute "
+                f"to True (examples) or False (batches)")
+        return self._produces_examples
+
+    @produces_examples.setter
+    def produces_examples(self, value):
+        if self.iteration_scheme is not None:
+            raise ValueError(
+                f"cannot set produces_examples on this {type(self).__name__}: its iteration "
+                f"scheme {type(self.iteration_scheme).__name__} decides it")
+        self._produces_examples = bool(value)
 
     def get_data(self, request=None):
         """The data answering one request, a tuple in the order of :attr:`sources`."""
@@ -127,8 +145,17 @@ class DataStream(AbstractDataStream):
             )
         if iteration_scheme is None:
             iteration_scheme = getattr(dataset, "example_iteration_scheme", None)
-        kwargs.setdefault("axis_labels", getattr(dataset, "axis_labels", None))
+        if getattr(dataset, "axis_labels", None):
+            kwargs.setdefault("axis_labels", dict(dataset.axis_labels))
         super().__init__(iteration_scheme=iteration_scheme, **kwargs)
+        if iteration_scheme is None:
+            # Without requests, a dataset is read one example at a time (Fuel's rule).
+            self.produces_examples = True
+        if self.produces_examples and self.axis_labels:
+            self.axis_labels = {
+                source: labels if labels is None else tuple(
+                    label for label in labels if label != "batch")
+                for source, labels in self.axis_labels.items()}
         self.dataset = dataset
         self.data_state = dataset.open()
         self._fresh_state = True
@@ -136,12 +163,22 @@ class DataStream(AbstractDataStream):
 
     @classmethod
     def default_stream(cls, dataset, **kwargs):
-        """A stream over `dataset` with its default iteration scheme (Fuel's name)."""
-        return cls(dataset, **kwargs)
+        """A stream over `dataset`, wrapped in the dataset's ``default_transformers``.
+
+        E.g. :class:`~blocks.datasets.MNIST`'s default stream gives pixels scaled to
+        [0, 1] in ``floatX`` rather than the bytes of the file.
+        """
+        stream = cls(dataset, **kwargs)
+        apply = getattr(dataset, "apply_default_transformers", None)
+        return apply(stream) if apply is not None else stream
 
     @property
     def sources(self):
-        return self.dataset.sources
+        return self.__dict__.get("_sources", self.dataset.sources)
+
+    @sources.setter
+    def sources(self, sources):
+        self._sources = tuple(sources)
 
     def get_data(self, request=None):
         return self.dataset.get_data(self.data_state, request)
