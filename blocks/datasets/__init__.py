@@ -35,7 +35,12 @@ from blocks.datasets.schemes import (
     ShuffledScheme,
     cross_validation,
 )
-from blocks.datasets.streams import AbstractDataStream, DataIterator, DataStream
+from blocks.datasets.streams import (
+    AbstractDataStream,
+    DataIterator,
+    DataStream,
+    ServerDataStream,
+)
 from blocks.datasets.text import TextFile
 from blocks.datasets.toy import Spiral, SwissRoll
 from blocks.datasets.transformers import (
@@ -66,7 +71,7 @@ __all__ = [
     "IterationScheme", "BatchSizeScheme", "ConstantScheme", "BatchScheme", "IndexScheme",
     "SequentialScheme", "ShuffledScheme", "SequentialExampleScheme", "ShuffledExampleScheme",
     "ConcatenatedScheme", "cross_validation",
-    "AbstractDataStream", "DataStream", "DataIterator",
+    "AbstractDataStream", "DataStream", "DataIterator", "ServerDataStream",
     "Transformer", "AgnosticTransformer", "SourcewiseTransformer",
     "AgnosticSourcewiseTransformer", "Mapping", "SortMapping", "Filter", "Flatten",
     "ScaleAndShift", "Cast", "ForceFloatX", "Batch", "Unpack", "Cache", "Padding", "Rename",

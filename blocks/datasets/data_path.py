@@ -2,7 +2,8 @@
 
 The data path is one directory or several separated by ``os.pathsep`` (``:`` on
 Linux). It is read from ``blocks.config.data_path`` when the configuration has that
-setting, else from the environment variable ``BLOCKS_DATA_PATH`` at the time of the call.
+setting, else from the environment variable ``BLOCKS_DATA_PATH`` (or Fuel's
+``FUEL_DATA_PATH``) at the time of the call.
 """
 
 import os
@@ -17,7 +18,7 @@ def data_path_directories():
     # Another part of the configuration may or may not declare data_path yet.
     value = getattr(config, "data_path", None)
     if not value:
-        value = os.environ.get("BLOCKS_DATA_PATH", "")
+        value = os.environ.get("BLOCKS_DATA_PATH") or os.environ.get("FUEL_DATA_PATH", "")
     if isinstance(value, (list, tuple)):
         directories = [str(directory) for directory in value]
     else:

@@ -7,7 +7,12 @@ Fuel stream (or any object providing it) works as well as the streams here.
 
 from blocks.datasets.schemes import IterationScheme
 
-__all__ = ["AbstractDataStream", "DataStream", "DataIterator"]
+__all__ = ["AbstractDataStream", "DataStream", "DataIterator", "ServerDataStream"]
+
+# The messages of the data server (blocks.datasets.server) to its client.
+SERVER_DATA, SERVER_END_OF_EPOCH = "data", "end of epoch"
+# What the client sends back: one credit per item it is ready to receive.
+SERVER_CREDIT = b"1"
 
 
 class DataIterator:
@@ -204,3 +209,84 @@ class DataStream(AbstractDataStream):
         else:
             self.next_epoch()
         return super().get_epoch_iterator(as_dict=as_dict)
+
+
+class ServerDataStream(AbstractDataStream):
+    """A stream of the data a server (:func:`blocks.datasets.server.start_server`) sends.
+
+    The server, usually another process or machine, reads a stream and sends its items
+    over TCP; this stream receives them, epoch by epoch, so data preparation runs
+    beside training. Up to `hwm` items are sent ahead of what has been read.
+
+    Parameters
+    ----------
+    sources : tuple of str
+        The sources of the served stream.
+    produces_examples : bool
+        Whether the served stream yields examples (rather than batches).
+    host : str, optional
+        Defaults to ``'localhost'``.
+    port : int, optional
+        Defaults to 5557, Fuel's port.
+    hwm : int, optional
+        The most items sent ahead (the high-water mark). Defaults to 10.
+    axis_labels : dict, optional
+    authkey : bytes, optional
+        The key the server was started with, if any.
+
+    Notes
+    -----
+    Fuel's server used ZeroMQ; this one uses :mod:`multiprocessing.connection`, so
+    each side must be this library's (a Fuel server cannot feed this stream). Items
+    travel pickled: connect only to servers you trust.
+    """
+
+    def __init__(self, sources, produces_examples, host="localhost", port=5557, hwm=10,
+                 axis_labels=None, authkey=None):
+        super().__init__(axis_labels=axis_labels)
+        self._sources = tuple(sources)
+        self.produces_examples = produces_examples
+        self.host, self.port, self.hwm, self.authkey = host, port, hwm, authkey
+        self.connection = None
+
+    @property
+    def sources(self):
+        return self._sources
+
+    @property
+    def connected(self):
+        return self.connection is not None
+
+    def connect(self):
+        """Connect to the server and ask for the first `hwm` items."""
+        from multiprocessing.connection import Client
+
+        try:
+            self.connection = Client((self.host, self.port), authkey=self.authkey)
+        except ConnectionRefusedError:
+            raise ConnectionError(
+                f"ServerDataStream: no data server at {self.host}:{self.port}; start one "
+                f"with blocks.datasets.server.start_server(stream, port={self.port})") from None
+        for _ in range(self.hwm):
+            self.connection.send_bytes(SERVER_CREDIT)
+
+    def get_data(self, request=None):
+        if request is not None:
+            raise ValueError(f"ServerDataStream does not take requests, got {request!r}")
+        if self.connection is None:
+            self.connect()
+        kind, data = self.connection.recv()
+        self.connection.send_bytes(SERVER_CREDIT)
+        if kind == SERVER_END_OF_EPOCH:
+            raise StopIteration
+        return data
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["connection"] = None  # a checkpoint reconnects
+        return state
