@@ -9,6 +9,31 @@ masks, arbitrary mappings). The main loop accepts any object with Fuel's stream 
 Everything is deterministic given the seeds of the shuffled schemes, and a stream pickles
 with its position in the epoch and its random state.
 
+This package is Fuel's API (the spec: mila-iqia/fuel). Code written for Fuel runs after
+renaming ``fuel`` to ``blocks.datasets``: ``fuel.streams``, ``fuel.schemes``,
+``fuel.transformers`` (with ``.sequences`` and ``.defaults``) and ``fuel.server`` map to
+the modules of the same names here, and ``fuel.datasets`` (``.hdf5``, ``.text``,
+``.toy``, ``.billion``, ``.mnist``, ``.cifar10``) to :mod:`blocks.datasets.datasets`;
+the datasets are also importable from :mod:`blocks.datasets` itself. Datasets read
+their files from the data path, ``blocks.config.data_path`` or ``BLOCKS_DATA_PATH``.
+Where this differs from Fuel:
+
+- ``ServerDataStream`` talks to :func:`blocks.datasets.server.start_server` over
+  :mod:`multiprocessing.connection`, not ZeroMQ: a Fuel server cannot feed it.
+- ``MNIST`` and ``CIFAR10`` also read the files the data is distributed as (IDX files,
+  CIFAR's Python batches) when Fuel's ``.hdf5`` conversion is absent, and always hold
+  the data in memory (Fuel's default).
+- A ``DataStream`` over an ``IndexableDataset`` without an iteration scheme goes through
+  its examples (Fuel raised); ``Filter`` honours ``as_dict``; ``Cache`` reads as many
+  chunks as a request needs; ``Padding`` can also give time-major batches
+  (``time_major=True``), the layout of Blocks' recurrent bricks; ``Batch`` makes an
+  object array of examples of different shapes (numpy no longer does that implicitly).
+- ``filter_sources`` and the datasets return sources in the order of ``sources`` as
+  given (Fuel's ``filter_sources`` used the order of ``provides_sources``).
+- Not provided: Fuel's image transformers (``fuel.transformers.image``), its other
+  datasets (SVHN, CIFAR100, BinarizedMNIST, ...), converters and downloaders,
+  ``PytablesDataset`` and ``fuel.utils``.
+
 >>> from blocks.datasets import IndexableDataset, DataStream, ShuffledScheme
 >>> dataset = IndexableDataset({'features': np.random.RandomState(0).rand(10, 3),
 ...                             'targets': np.arange(10) % 2})

@@ -61,7 +61,8 @@ class H5PYDataset(Dataset):
         The splits to use, e.g. ``('train',)``; with several, their examples together
         (in file order), and only the sources all of them provide.
     subset : slice or list of int, optional
-        Use only these examples of the selected splits.
+        Use only these examples of the selected splits (a list is sorted first, as
+        Fuel does).
     load_in_memory : bool, optional
         Read the data once into memory. Otherwise (the default) every request reads
         the file.
@@ -258,7 +259,10 @@ class H5PYDataset(Dataset):
             subsets = []
             for source in self.sources:
                 indices = self.get_split_indices(handle, self.which_sets, source)
-                subsets.append(indices[self.user_given_subset])
+                selected = indices[self.user_given_subset]
+                if not isinstance(self.user_given_subset, slice):
+                    selected = np.unique(selected)  # as Fuel: a list subset is sorted
+                subsets.append(selected)
             lengths = {source: len(s) for source, s in zip(self.sources, subsets)}
             if len(set(lengths.values())) > 1:
                 raise ValueError(f"H5PYDataset: the sources have different lengths in "
