@@ -13,16 +13,18 @@ This package is Fuel's API (the spec: mila-iqia/fuel). Code written for Fuel run
 renaming ``fuel`` to ``blocks.datasets``: ``fuel.streams``, ``fuel.schemes``,
 ``fuel.transformers`` (with ``.sequences`` and ``.defaults``) and ``fuel.server`` map to
 the modules of the same names here, and ``fuel.datasets`` (``.hdf5``, ``.text``,
-``.toy``, ``.billion``, ``.mnist``, ``.cifar10``) to :mod:`blocks.datasets.datasets`;
+``.toy``, ``.billion``, ``.mnist``, ``.binarized_mnist``, ``.cifar10``, ``.cifar100``,
+``.svhn``) to :mod:`blocks.datasets.datasets`;
 the datasets are also importable from :mod:`blocks.datasets` itself. Datasets read
 their files from the data path, ``blocks.config.data_path`` or ``BLOCKS_DATA_PATH``.
 Where this differs from Fuel:
 
 - ``ServerDataStream`` talks to :func:`blocks.datasets.server.start_server` over
   :mod:`multiprocessing.connection`, not ZeroMQ: a Fuel server cannot feed it.
-- ``MNIST`` and ``CIFAR10`` also read the files the data is distributed as (IDX files,
-  CIFAR's Python batches) when Fuel's ``.hdf5`` conversion is absent, and always hold
-  the data in memory (Fuel's default).
+- ``MNIST``, ``BinarizedMNIST``, ``CIFAR10``, ``CIFAR100`` and ``SVHN`` (format 2) also
+  read the files the data is distributed as (IDX files, CIFAR's Python batches, ...)
+  when Fuel's ``.hdf5`` conversion is absent, and always hold the data in memory
+  (Fuel's default).
 - A ``DataStream`` over an ``IndexableDataset`` without an iteration scheme goes through
   its examples (Fuel raised); ``Filter`` honours ``as_dict``; ``Cache`` reads as many
   chunks as a request needs; ``Padding`` can also give time-major batches
@@ -31,7 +33,7 @@ Where this differs from Fuel:
 - ``filter_sources`` and the datasets return sources in the order of ``sources`` as
   given (Fuel's ``filter_sources`` used the order of ``provides_sources``).
 - Not provided: Fuel's image transformers (``fuel.transformers.image``), its other
-  datasets (SVHN, CIFAR100, BinarizedMNIST, ...), converters and downloaders,
+  datasets (Iris, Adult, CalTech101, CelebA, ILSVRC, ...), converters and downloaders,
   ``PytablesDataset`` and ``fuel.utils``.
 
 >>> from blocks.datasets import IndexableDataset, DataStream, ShuffledScheme
@@ -44,7 +46,9 @@ Where this differs from Fuel:
 
 from blocks.datasets.base import Dataset, IndexableDataset, IterableDataset
 from blocks.datasets.billion import OneBillionWord
+from blocks.datasets.binarized_mnist import BinarizedMNIST
 from blocks.datasets.cifar10 import CIFAR10
+from blocks.datasets.cifar100 import CIFAR100
 from blocks.datasets.hdf5 import H5PYDataset
 from blocks.datasets.mnist import MNIST
 from blocks.datasets.schemes import (
@@ -66,6 +70,7 @@ from blocks.datasets.streams import (
     DataStream,
     ServerDataStream,
 )
+from blocks.datasets.svhn import SVHN
 from blocks.datasets.text import TextFile
 from blocks.datasets.toy import Spiral, SwissRoll
 from blocks.datasets.transformers import (
@@ -92,7 +97,8 @@ from blocks.datasets.transformers import (
 
 __all__ = [
     "Dataset", "IndexableDataset", "IterableDataset", "H5PYDataset", "TextFile",
-    "OneBillionWord", "MNIST", "CIFAR10", "Spiral", "SwissRoll",
+    "OneBillionWord", "MNIST", "BinarizedMNIST", "CIFAR10", "CIFAR100", "SVHN", "Spiral",
+    "SwissRoll",
     "IterationScheme", "BatchSizeScheme", "ConstantScheme", "BatchScheme", "IndexScheme",
     "SequentialScheme", "ShuffledScheme", "SequentialExampleScheme", "ShuffledExampleScheme",
     "ConcatenatedScheme", "cross_validation",

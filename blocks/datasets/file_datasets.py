@@ -25,7 +25,9 @@ class FileDataset(IndexableDataset):
     """A dataset read from Fuel's HDF5 file or from the distributed files.
 
     Subclasses set :attr:`filename`, :attr:`splits` (split -> the distributed files
-    it needs), :attr:`image_axis_labels` and implement :meth:`read_split`.
+    it needs; none when only the HDF5 file is read), :attr:`image_axis_labels` (those
+    of the distributed files' data; the HDF5 file has its own) and implement
+    :meth:`read_split`.
 
     Parameters
     ----------
@@ -54,11 +56,10 @@ class FileDataset(IndexableDataset):
             raise ValueError(f"{name}: which_sets must be a sequence of split names among "
                              f"{list(self.splits)}, got {which_sets!r}")
         self.which_sets = tuple(which_sets)
-        data = self._read(self.which_sets, h5py_kwargs)
+        data, file_axis_labels = self._read(self.which_sets, h5py_kwargs)
         if subset is not None:
             data = OrderedDict((source, array[subset]) for source, array in data.items())
-        super().__init__(data, sources=sources,
-                         axis_labels=axis_labels or dict(self.image_axis_labels))
+        super().__init__(data, sources=sources, axis_labels=axis_labels or file_axis_labels)
 
     def _read(self, which_sets, h5py_kwargs):
         directories = data_path_directories()
@@ -67,14 +68,16 @@ class FileDataset(IndexableDataset):
             if os.path.exists(path):
                 return self._read_hdf5(path, which_sets, h5py_kwargs)
         needed = [file for split in which_sets for file in self.splits[split]]
-        for directory in directories:
+        for directory in directories if needed else ():
             if all(os.path.exists(os.path.join(directory, file)) for file in needed):
                 parts = [self.read_split(split, directory)
                          for split in self.splits if split in which_sets]
-                return OrderedDict((source, np.concatenate([part[source] for part in parts]))
+                data = OrderedDict((source, np.concatenate([part[source] for part in parts]))
                                    for source in parts[0])
-        what = (f"{self.filename!r} (Fuel's HDF5 file), nor the distributed files "
-                f"{', '.join(repr(file) for file in needed)}")
+                return data, dict(self.image_axis_labels)
+        what = f"{self.filename!r} (Fuel's HDF5 file)"
+        if needed:
+            what += f", nor the distributed files {', '.join(repr(file) for file in needed)}"
         raise FileNotFoundError(missing_message(type(self).__name__, what, self.filename,
                                                 directories))
 
@@ -83,7 +86,8 @@ class FileDataset(IndexableDataset):
 
         dataset = H5PYDataset(path, which_sets, load_in_memory=True, **h5py_kwargs)
         values = dataset.get_data(request=slice(None))
-        return OrderedDict(zip(dataset.sources, values))
+        labels = {source: dataset.axis_labels.get(source) for source in dataset.sources}
+        return OrderedDict(zip(dataset.sources, values)), labels
 
     def read_split(self, split, directory):
         """Source name -> array of the examples of `split`, from the files in `directory`."""

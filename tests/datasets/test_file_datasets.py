@@ -9,7 +9,15 @@ import numpy as np
 import pytensor
 import pytest
 
-from blocks.datasets import CIFAR10, MNIST, DataStream, SequentialScheme
+from blocks.datasets import (
+    CIFAR10,
+    CIFAR100,
+    MNIST,
+    SVHN,
+    BinarizedMNIST,
+    DataStream,
+    SequentialScheme,
+)
 from blocks.datasets.mnist import read_idx
 
 RNG = np.random.RandomState(0)
@@ -129,3 +137,55 @@ def test_cifar10_from_the_python_batches(data_path):
     os.remove(folder / "test_batch")
     with pytest.raises(FileNotFoundError, match="cifar10.hdf5"):
         CIFAR10(("test",))
+
+
+def test_cifar100_from_the_python_files(data_path):
+    folder = data_path / "cifar-100-python"
+    folder.mkdir()
+    content = {}
+    for name, size in (("train", 4), ("test", 2)):
+        content[name] = {b"data": RNG.randint(0, 256, size=(size, 3072)).astype("uint8"),
+                         b"fine_labels": list(RNG.randint(0, 100, size=size)),
+                         b"coarse_labels": list(RNG.randint(0, 20, size=size))}
+        (folder / name).write_bytes(pickle.dumps(content[name]))
+    both = CIFAR100(("train", "test"))
+    assert both.sources == ("features", "coarse_labels", "fine_labels")
+    assert both.num_examples == 6
+    features, coarse, fine = both.get_data(request=[4])
+    np.testing.assert_array_equal(features[0], content["test"][b"data"][0].reshape(3, 32, 32))
+    assert (coarse[0, 0], fine[0, 0]) == (content["test"][b"coarse_labels"][0],
+                                          content["test"][b"fine_labels"][0])
+
+
+def test_binarized_mnist_from_the_amat_files(data_path):
+    images = {split: RNG.randint(0, 2, size=(n, 784)) for split, n in
+              (("train", 3), ("valid", 2), ("test", 1))}
+    for split, pixels in images.items():
+        np.savetxt(str(data_path / f"binarized_mnist_{split}.amat"), pixels, fmt="%d")
+    valid = BinarizedMNIST(("valid",))
+    assert valid.sources == ("features",) and valid.num_examples == 2
+    (features,) = valid.get_data(request=slice(None))
+    np.testing.assert_array_equal(features.reshape(2, 784), images["valid"])
+    assert features.dtype == np.uint8 and features.shape == (2, 1, 28, 28)
+    assert BinarizedMNIST(("test",)).num_examples == 1
+    assert BinarizedMNIST.default_transformers == ()
+
+
+def test_svhn_format_2_from_the_matlab_files(data_path):
+    from scipy.io import savemat
+
+    pictures = RNG.randint(0, 256, size=(32, 32, 3, 4)).astype("uint8")  # as distributed
+    digits = np.array([[10], [1], [9], [10]], dtype="uint8")  # 10 stands for 0
+    savemat(str(data_path / "test_32x32.mat"), {"X": pictures, "y": digits})
+    test = SVHN(2, ("test",))
+    features, targets = test.get_data(request=[0, 3])
+    assert features.shape == (2, 3, 32, 32)
+    np.testing.assert_array_equal(features[1], pictures[:, :, :, 3].transpose(2, 0, 1))
+    np.testing.assert_array_equal(targets.ravel(), [0, 0])
+    np.testing.assert_array_equal(SVHN(2, ("test",)).get_data(request=[1, 2])[1].ravel(),
+                                  [1, 9])
+    with pytest.raises(FileNotFoundError, match=r"'svhn_format_1.hdf5' \(Fuel's HDF5 file\) "
+                                                r"in the data path"):
+        SVHN(1, ("test",))
+    with pytest.raises(ValueError, match="which_format must be 1 or 2, got 3"):
+        SVHN(3, ("test",))

@@ -4,22 +4,37 @@
 MNIST``, and ``from fuel.datasets.hdf5 import H5PYDataset`` becomes ``from
 blocks.datasets.datasets.hdf5 import H5PYDataset``. The modules are those of
 :mod:`blocks.datasets` (``base``, ``hdf5``, ``text``, ``toy``, ``billion``, ``mnist``,
-``cifar10``), registered under this package too, so the classes are the same objects
-whichever path imports them.
+``binarized_mnist``, ``cifar10``, ``cifar100``, ``svhn``), registered under this
+package too, so the classes are the same objects whichever path imports them.
 """
 
 import sys
 
-from blocks.datasets import base, billion, cifar10, hdf5, mnist, text, toy
+from blocks.datasets import (
+    base,
+    billion,
+    binarized_mnist,
+    cifar10,
+    cifar100,
+    hdf5,
+    mnist,
+    svhn,
+    text,
+    toy,
+)
 from blocks.datasets.base import Dataset, IndexableDataset, IterableDataset
 from blocks.datasets.billion import OneBillionWord
+from blocks.datasets.binarized_mnist import BinarizedMNIST
 from blocks.datasets.cifar10 import CIFAR10
+from blocks.datasets.cifar100 import CIFAR100
 from blocks.datasets.hdf5 import H5PYDataset
 from blocks.datasets.mnist import MNIST
+from blocks.datasets.svhn import SVHN
 from blocks.datasets.text import TextFile
 
-for _module in (base, billion, cifar10, hdf5, mnist, text, toy):
+for _module in (base, billion, binarized_mnist, cifar10, cifar100, hdf5, mnist, svhn, text,
+                toy):
     sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}"] = _module
 
 __all__ = ["Dataset", "IndexableDataset", "IterableDataset", "H5PYDataset", "MNIST",
-           "CIFAR10", "TextFile", "OneBillionWord"]
+           "BinarizedMNIST", "CIFAR10", "CIFAR100", "SVHN", "TextFile", "OneBillionWord"]
