@@ -1,4 +1,4 @@
-"""In-memory datasets and data streams with Fuel's interface.
+"""Datasets, data streams and transformers with Fuel's interface.
 
 A *dataset* answers requests for examples; a *stream* iterates over it, epoch by epoch,
 with the requests of an *iteration scheme* (sequential or shuffled minibatches);
@@ -9,15 +9,24 @@ masks, arbitrary mappings). The main loop accepts any object with Fuel's stream 
 Everything is deterministic given the seeds of the shuffled schemes, and a stream pickles
 with its position in the epoch and its random state.
 
+>>> from blocks.datasets import IndexableDataset, DataStream, ShuffledScheme
+>>> dataset = IndexableDataset({'features': np.random.RandomState(0).rand(10, 3),
+...                             'targets': np.arange(10) % 2})
+>>> stream = DataStream(dataset, iteration_scheme=ShuffledScheme(10, batch_size=4, rng=1))
+>>> [batch['features'].shape for batch in stream.get_epoch_iterator(as_dict=True)]
+[(4, 3), (4, 3), (2, 3)]
+
+Fuel compatibility
+------------------
 This package is Fuel's API (the spec: mila-iqia/fuel). Code written for Fuel runs after
 renaming ``fuel`` to ``blocks.datasets``: ``fuel.streams``, ``fuel.schemes``,
-``fuel.transformers`` (with ``.sequences`` and ``.defaults``) and ``fuel.server`` map to
-the modules of the same names here, and ``fuel.datasets`` (``.hdf5``, ``.text``,
-``.toy``, ``.billion``, ``.mnist``, ``.binarized_mnist``, ``.cifar10``, ``.cifar100``,
-``.svhn``) to :mod:`blocks.datasets.datasets`;
-the datasets are also importable from :mod:`blocks.datasets` itself. Datasets read
-their files from the data path, ``blocks.config.data_path`` or ``BLOCKS_DATA_PATH``.
-Where this differs from Fuel:
+``fuel.server`` and ``fuel.transformers`` (with ``.sequences``, ``.defaults``,
+``.image``) map to the modules of the same names here; ``fuel.datasets`` (``.hdf5``,
+``.text``, ``.toy``, ``.billion``, ``.mnist``, ``.binarized_mnist``, ``.cifar10``,
+``.cifar100``, ``.svhn``) maps to :mod:`blocks.datasets.datasets`, and the datasets are
+also importable from :mod:`blocks.datasets` itself. Datasets read their files from the
+data path, ``blocks.config.data_path`` or ``BLOCKS_DATA_PATH``. Where this differs from
+Fuel:
 
 - ``ServerDataStream`` talks to :func:`blocks.datasets.server.start_server` over
   :mod:`multiprocessing.connection`, not ZeroMQ: a Fuel server cannot feed it.
@@ -32,16 +41,8 @@ Where this differs from Fuel:
   object array of examples of different shapes (numpy no longer does that implicitly).
 - ``filter_sources`` and the datasets return sources in the order of ``sources`` as
   given (Fuel's ``filter_sources`` used the order of ``provides_sources``).
-- Not provided: Fuel's image transformers (``fuel.transformers.image``), its other
-  datasets (Iris, Adult, CalTech101, CelebA, ILSVRC, ...), converters and downloaders,
-  ``PytablesDataset`` and ``fuel.utils``.
-
->>> from blocks.datasets import IndexableDataset, DataStream, ShuffledScheme
->>> dataset = IndexableDataset({'features': np.random.RandomState(0).rand(10, 3),
-...                             'targets': np.arange(10) % 2})
->>> stream = DataStream(dataset, iteration_scheme=ShuffledScheme(10, batch_size=4, rng=1))
->>> [batch['features'].shape for batch in stream.get_epoch_iterator(as_dict=True)]
-[(4, 3), (4, 3), (2, 3)]
+- Not provided: Fuel's other datasets (Iris, Adult, CalTech101, CelebA, ILSVRC, ...),
+  its converters and downloaders, ``PytablesDataset`` and ``fuel.utils``.
 """
 
 from blocks.datasets.base import Dataset, IndexableDataset, IterableDataset

@@ -31,6 +31,8 @@ FUEL_IMPORTS = [
                                       "MultiProcessing", "Transformer"]),
     ("blocks.datasets.transformers.sequences", ["Window", "NGrams"]),
     ("blocks.datasets.transformers.defaults", ["uint8_pixels_to_floatX"]),
+    ("blocks.datasets.transformers.image", ["ImagesFromBytes", "MinimumImageDimensions",
+                                            "RandomFixedSizeCrop", "Random2DRotation"]),
 ]
 
 

@@ -1,8 +1,9 @@
 """Transformers: streams that change the data of another stream on the fly.
 
 The classes are those of Fuel's ``fuel.transformers``, under the same names and
-arguments; :mod:`~blocks.datasets.transformers.sequences` and
-:mod:`~blocks.datasets.transformers.defaults` are Fuel's submodules of the same names.
+arguments; :mod:`~blocks.datasets.transformers.sequences`,
+:mod:`~blocks.datasets.transformers.defaults` and :mod:`~blocks.datasets.transformers.image`
+are Fuel's submodules of the same names.
 """
 
 from blocks.datasets.transformers.background import MultiProcessing
