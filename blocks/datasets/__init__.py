@@ -42,7 +42,8 @@ Fuel:
 - ``filter_sources`` and the datasets return sources in the order of ``sources`` as
   given (Fuel's ``filter_sources`` used the order of ``provides_sources``).
 - Not provided: Fuel's other datasets (Iris, Adult, CalTech101, CelebA, ILSVRC, ...),
-  its converters and downloaders, ``PytablesDataset`` and ``fuel.utils``.
+  its converters and downloaders, ``PytablesDataset``, and of ``fuel.utils`` all but
+  ``do_not_pickle_attributes`` and ``find_in_data_path`` (:mod:`blocks.datasets.utils`).
 """
 
 from blocks.datasets.base import Dataset, IndexableDataset, IterableDataset

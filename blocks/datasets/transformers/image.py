@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from blocks.datasets.exceptions import AxisLabelsMismatchError
 from blocks.datasets.schemes import _as_rng
 from blocks.datasets.transformers.base import SourcewiseTransformer, stream_produces_examples
 
@@ -41,10 +42,6 @@ def _resample_filter(resample):
     if not isinstance(resample, str) or resample.lower() not in filters:
         raise ValueError(f"unknown resampling filter {resample!r}; use one of {list(filters)}")
     return getattr(_pil_image().Resampling, filters[resample.lower()])
-
-
-class AxisLabelsMismatchError(ValueError):
-    """A stream's axis labels are not those a transformer expects."""
 
 
 class ExpectsAxisLabels:
