@@ -1,5 +1,6 @@
 """Fuel's transformers, checked against numpy computations of what they should yield."""
 
+import gc
 import logging
 import os
 import pickle
@@ -253,6 +254,15 @@ def test_multiprocessing_reads_in_another_process():
         copy.close()
     with pytest.raises(ValueError, match="max_store must be a positive integer"):
         MultiProcessing(batches(), max_store=0)
+
+
+def test_multiprocessing_process_ends_with_its_stream():
+    background = MultiProcessing(batches())
+    next(background.get_epoch_iterator())
+    process = background.process
+    del background
+    gc.collect()
+    assert not process.is_alive()
 
 
 def test_multiprocessing_reports_the_background_error():

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import traceback
+import weakref
 
 from blocks.datasets.transformers.base import Transformer, stream_produces_examples
 
@@ -23,6 +24,11 @@ def _produce(data_stream, queue):
             queue.put((_END_OF_EPOCH, None))
     except BaseException:  # noqa: B036 -- whatever happens is reported to the consumer
         queue.put((_ERROR, traceback.format_exc()))
+
+
+def _terminate(process):
+    process.terminate()
+    process.join()
 
 
 class MultiProcessing(Transformer):
@@ -84,6 +90,8 @@ class MultiProcessing(Transformer):
         self.process = context.Process(target=_produce, args=(self.data_stream, self.queue),
                                        daemon=True)
         self.process.start()
+        # A stream dropped without close() does not leave its process behind.
+        self._finalizer = weakref.finalize(self, _terminate, self.process)
 
     def _next_item(self):
         kind, payload = self.queue.get()
@@ -130,8 +138,8 @@ class MultiProcessing(Transformer):
 
     def _stop(self):
         if self.process is not None:
-            self.process.terminate()
-            self.process.join()
+            self._finalizer.detach()
+            _terminate(self.process)
             self.queue.close()
         self.process, self.queue = None, None
         self._epoch_finished = True
@@ -139,4 +147,5 @@ class MultiProcessing(Transformer):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.update(process=None, queue=None, _epoch_finished=True)
+        state.pop("_finalizer", None)
         return state
