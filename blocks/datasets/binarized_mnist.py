@@ -1,6 +1,5 @@
 """BinarizedMNIST: MNIST digits with pixels sampled to 0 or 1 (Salakhutdinov & Murray)."""
 
-import os
 from collections import OrderedDict
 
 import numpy as np
@@ -34,5 +33,5 @@ class BinarizedMNIST(FileDataset):
 
     def read_split(self, split, directory):
         (file,) = self.splits[split]
-        pixels = np.loadtxt(os.path.join(directory, file), ndmin=2)
+        pixels = np.loadtxt(self.find_file(directory, file), ndmin=2)
         return OrderedDict([("features", pixels.reshape(-1, 1, 28, 28).astype(np.uint8))])

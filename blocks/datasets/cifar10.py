@@ -41,7 +41,7 @@ class CIFAR10(FileDataset):
     def read_split(self, split, directory):
         images, labels = [], []
         for file in self.splits[split]:
-            with open(os.path.join(directory, file), "rb") as f:
+            with open(self.find_file(directory, file), "rb") as f:
                 batch = pickle.load(f, encoding="bytes")
             images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
             labels.append(np.asarray(batch[b"labels"], dtype=np.uint8).reshape(-1, 1))

@@ -39,7 +39,7 @@ class CIFAR100(FileDataset):
 
     def read_split(self, split, directory):
         (file,) = self.splits[split]
-        with open(os.path.join(directory, file), "rb") as f:
+        with open(self.find_file(directory, file), "rb") as f:
             batch = pickle.load(f, encoding="bytes")
         return OrderedDict([
             ("features", np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)),

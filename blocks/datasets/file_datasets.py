@@ -69,7 +69,7 @@ class FileDataset(IndexableDataset):
                 return self._read_hdf5(path, which_sets, h5py_kwargs)
         needed = [file for split in which_sets for file in self.splits[split]]
         for directory in directories if needed else ():
-            if all(os.path.exists(os.path.join(directory, file)) for file in needed):
+            if all(self.find_file(directory, file) for file in needed):
                 parts = [self.read_split(split, directory)
                          for split in self.splits if split in which_sets]
                 data = OrderedDict((source, np.concatenate([part[source] for part in parts]))
@@ -88,6 +88,18 @@ class FileDataset(IndexableDataset):
         values = dataset.get_data(request=slice(None))
         labels = {source: dataset.axis_labels.get(source) for source in dataset.sources}
         return OrderedDict(zip(dataset.sources, values)), labels
+
+    @staticmethod
+    def find_file(directory, file):
+        """The path of `file` in `directory`, or of its decompressed twin; None if neither.
+
+        A ``.gz`` file may have been decompressed where it was downloaded.
+        """
+        for name in (file, file[:-3]) if file.endswith(".gz") else (file,):
+            path = os.path.join(directory, name)
+            if os.path.exists(path):
+                return path
+        return None
 
     def read_split(self, split, directory):
         """Source name -> array of the examples of `split`, from the files in `directory`."""

@@ -41,7 +41,8 @@ class MNIST(FileDataset):
     (uint8, shape (1,)). Read from ``mnist.hdf5`` (Fuel's conversion) in the data path
     or, without it, from the distributed IDX files there:
     ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
-    ``t10k-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte.gz``. The default stream
+    ``t10k-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte.gz`` (or the same files
+    decompressed, without ``.gz``). The default stream
     (``DataStream.default_stream``) gives the pixels in [0, 1], in floatX.
 
     Parameters
@@ -60,7 +61,7 @@ class MNIST(FileDataset):
                          "targets": ("batch", "index")}
 
     def read_split(self, split, directory):
-        images, labels = (read_idx(os.path.join(directory, file))
+        images, labels = (read_idx(self.find_file(directory, file))
                           for file in self.splits[split])
         return OrderedDict([("features", images.reshape(-1, 1, 28, 28).astype(np.uint8)),
                             ("targets", labels.reshape(-1, 1).astype(np.uint8))])

@@ -1,6 +1,5 @@
 """SVHN: digits of house numbers in Street View images (Netzer et al., 2011)."""
 
-import os
 from collections import OrderedDict
 
 import numpy as np
@@ -48,7 +47,7 @@ class SVHN(FileDataset):
         from scipy.io import loadmat
 
         (file,) = self.splits[split]
-        content = loadmat(os.path.join(directory, file))
+        content = loadmat(self.find_file(directory, file))
         features = np.ascontiguousarray(content["X"].transpose(3, 2, 0, 1), dtype=np.uint8)
         targets = np.asarray(content["y"], dtype=np.uint8).reshape(-1, 1) % 10
         return OrderedDict([("features", features), ("targets", targets)])

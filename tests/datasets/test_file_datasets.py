@@ -74,6 +74,17 @@ def test_mnist_from_the_distributed_files(data_path):
     assert targets.dtype == np.uint8
 
 
+def test_mnist_from_decompressed_files(data_path):
+    write_mnist_idx(str(data_path))
+    for name in os.listdir(data_path):
+        with gzip.open(data_path / name) as compressed:
+            (data_path / name[:-3]).write_bytes(compressed.read())
+        os.remove(data_path / name)
+    features, targets = MNIST(("test",)).get_data(request=[2])
+    np.testing.assert_array_equal(features[0, 0], TEST_IMAGES[2])
+    assert targets[0, 0] == TEST_LABELS[2]
+
+
 def test_mnist_from_fuels_hdf5_file(data_path):
     h5py = pytest.importorskip("h5py")
     from blocks.datasets.hdf5 import H5PYDataset
