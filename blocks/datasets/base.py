@@ -12,10 +12,10 @@ __all__ = ["Dataset", "IndexableDataset", "IterableDataset"]
 class Dataset:
     """The interface of datasets, as :class:`~blocks.datasets.streams.DataStream` uses it.
 
-    A dataset provides the sources ``provides_sources``; `sources` selects (and orders)
-    the ones returned by :meth:`get_data`. Iteration state, if any, is created by
-    :meth:`open` and passed back to every method, so one dataset can feed several
-    streams.
+    A dataset can provide the sources ``provides_sources`` (set on the class, or on the
+    instance before calling ``Dataset.__init__``); `sources` selects the ones returned by
+    :meth:`get_data`, in that order. Iteration state, if any, is created by :meth:`open`
+    and passed back to every method, so one dataset can feed several streams.
 
     Parameters
     ----------
@@ -23,24 +23,78 @@ class Dataset:
         The sources to return, a subset of ``provides_sources``. Defaults to all.
     axis_labels : dict, optional
         Source name -> tuple of axis names, for information.
+
+    Attributes
+    ----------
+    example_iteration_scheme : IterationScheme
+        The scheme of a stream of single examples (:meth:`get_example_stream`); reading
+        it raises ``AttributeError`` on datasets that have none.
+    default_transformers : tuple
+        ``(TransformerClass, args, kwargs)`` triples that
+        :meth:`~blocks.datasets.DataStream.default_stream` applies in order, e.g. to turn
+        bytes into floats.
+
+    Examples
+    --------
+    >>> class Squares(Dataset):
+    ...     provides_sources = ('number', 'square')
+    ...     def get_data(self, state=None, request=None):
+    ...         return self.filter_sources((request, request ** 2))
+    >>> Squares(sources=('square',)).get_data(request=3)
+    (9,)
     """
 
     provides_sources = ()
-    example_iteration_scheme = None
+    default_transformers = ()
 
     def __init__(self, sources=None, axis_labels=None):
-        if sources is None:
-            self.sources = tuple(self.provides_sources)
-        else:
-            sources = (sources,) if isinstance(sources, str) else tuple(sources)
-            unknown = [source for source in sources if source not in self.provides_sources]
-            if unknown:
-                raise ValueError(
-                    f"{type(self).__name__}: unknown source(s) {unknown}; the dataset provides "
-                    f"{list(self.provides_sources)}"
-                )
+        if not self.provides_sources:
+            raise ValueError(f"{type(self).__name__}: the dataset does not set "
+                             f"provides_sources (the names of the sources it can provide)")
+        if sources is not None:
             self.sources = sources
         self.axis_labels = axis_labels
+
+    @property
+    def sources(self):
+        """The sources :meth:`get_data` returns, in order (default: all it provides)."""
+        return self.__dict__.get("_sources", tuple(self.provides_sources))
+
+    @sources.setter
+    def sources(self, sources):
+        sources = (sources,) if isinstance(sources, str) else tuple(sources)
+        unknown = [source for source in sources if source not in self.provides_sources]
+        if unknown or not sources:
+            raise ValueError(
+                f"{type(self).__name__}: unable to provide the requested sources "
+                f"{list(sources)}: unknown source(s) {unknown}; the dataset provides "
+                f"{list(self.provides_sources)}"
+            )
+        self._sources = sources
+
+    @property
+    def example_iteration_scheme(self):
+        try:
+            return self.__dict__["_example_iteration_scheme"]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} does not provide an example "
+                                 f"iteration scheme") from None
+
+    @example_iteration_scheme.setter
+    def example_iteration_scheme(self, scheme):
+        self._example_iteration_scheme = scheme
+
+    def get_example_stream(self):
+        """A :class:`~blocks.datasets.DataStream` of single examples of this dataset."""
+        from blocks.datasets.streams import DataStream
+
+        return DataStream(self, iteration_scheme=self.example_iteration_scheme)
+
+    def apply_default_transformers(self, stream):
+        """`stream` wrapped in the :attr:`default_transformers`, in order."""
+        for transformer, args, kwargs in self.default_transformers:
+            stream = transformer(stream, *args, **kwargs)
+        return stream
 
     def open(self):
         """Create the iteration state (None for datasets without any)."""
@@ -63,7 +117,10 @@ class Dataset:
         raise NotImplementedError(f"{type(self).__name__} must implement get_data")
 
     def filter_sources(self, data):
-        """Keep, from a tuple holding every provided source, the selected sources."""
+        """Keep, from a tuple holding every provided source, the selected sources.
+
+        The result follows the order of :attr:`sources`.
+        """
         by_name = dict(zip(self.provides_sources, data))
         return tuple(by_name[source] for source in self.sources)
 
@@ -86,6 +143,7 @@ class IndexableDataset(Dataset):
     Every source must hold the same number of examples (its first axis). A request is
     an integer, a slice, or a list of indices; the answer holds, for every source, the
     examples requested (an array for an array source, a list for a list source).
+    Each selected source is also an attribute: ``dataset.features``.
 
     Parameters
     ----------
@@ -98,6 +156,8 @@ class IndexableDataset(Dataset):
 
     Attributes
     ----------
+    indexables : list
+        The data of each selected source, in the order of :attr:`sources`.
     num_examples : int
 
     Examples
@@ -109,6 +169,8 @@ class IndexableDataset(Dataset):
     >>> features, targets = dataset.get_data(request=[3, 0])
     >>> features.tolist(), targets.tolist()
     ([[6, 7], [0, 1]], [0, 0])
+    >>> dataset.targets.tolist()
+    [0, 1, 1, 0]
     """
 
     def __init__(self, indexables, start=None, stop=None, **kwargs):
@@ -129,15 +191,24 @@ class IndexableDataset(Dataset):
         if len(set(lengths.values())) > 1:
             raise ValueError(
                 f"{owner}: all sources must have the same number of examples, got {lengths}")
-        self.indexables = {name: indexable[start:stop] for name, indexable in indexables.items()}
+        self.start, self.stop = start, stop
+        self._by_source = {name: indexable[start:stop] for name, indexable in indexables.items()}
+        self.example_iteration_scheme = SequentialExampleScheme(self.num_examples)
+
+    def __getattr__(self, name):
+        # Only called for names not found otherwise: the sources, as in Fuel.
+        by_source = self.__dict__.get("_by_source", {})
+        if name in by_source and name in self.sources:
+            return by_source[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or source {name!r}")
+
+    @property
+    def indexables(self):
+        return [self._by_source[source] for source in self.sources]
 
     @property
     def num_examples(self):
-        return len(self.indexables[self.provides_sources[0]])
-
-    @property
-    def example_iteration_scheme(self):
-        return SequentialExampleScheme(self.num_examples)
+        return len(self._by_source[self.provides_sources[0]])
 
     def get_data(self, state=None, request=None):
         if request is None:
@@ -153,7 +224,7 @@ class IndexableDataset(Dataset):
                     f"{type(self).__name__}: indices {out_of_range} out of range for "
                     f"{self.num_examples} examples"
                 )
-        return tuple(_index(self.indexables[source], request) for source in self.sources)
+        return tuple(_index(self._by_source[source], request) for source in self.sources)
 
 
 def _index(indexable, request):
@@ -166,12 +237,15 @@ class IterableDataset(Dataset):
     """A dataset of sources that are iterated over in step, one example at a time.
 
     Each epoch starts the iteration over. Lists and arrays make picklable iteration
-    states, so a stream over them can be checkpointed in the middle of an epoch.
+    states, so a stream over them can be checkpointed in the middle of an epoch. It has
+    no example iteration scheme (``example_iteration_scheme`` is None): a stream over it
+    sends no requests; use :class:`~blocks.datasets.Batch` to make batches.
 
     Parameters
     ----------
     iterables : dict of source name -> iterable
-        A single iterable becomes the source ``'data'``.
+        A single iterable becomes the source ``'data'``. Iterables with a length must
+        all have the same length.
     sources, axis_labels
         See :class:`Dataset`.
 
@@ -190,17 +264,25 @@ class IterableDataset(Dataset):
             if not hasattr(iterable, "__iter__"):
                 raise TypeError(f"{owner}: source {name!r} is not iterable, got "
                                 f"{type(iterable).__name__}")
+        lengths = {name: len(it) for name, it in iterables.items() if hasattr(it, "__len__")}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"{owner}: the iterables are of different lengths: {lengths}")
         self.provides_sources = tuple(iterables)
         super().__init__(**kwargs)
-        self.iterables = iterables
+        self._by_source = iterables
+        self.example_iteration_scheme = None
+
+    @property
+    def iterables(self):
+        return [self._by_source[source] for source in self.sources]
 
     @property
     def num_examples(self):
-        lengths = [len(it) for it in self.iterables.values() if hasattr(it, "__len__")]
-        return min(lengths) if lengths else float("nan")
+        lengths = [len(it) for it in self.iterables if hasattr(it, "__len__")]
+        return lengths[0] if len(lengths) == len(self.iterables) else float("nan")
 
     def open(self):
-        return zip(*[iter(self.iterables[source]) for source in self.provides_sources])
+        return zip(*[iter(iterable) for iterable in self.iterables])
 
     def get_data(self, state=None, request=None):
         if state is None or request is not None:
@@ -208,4 +290,4 @@ class IterableDataset(Dataset):
                 f"{type(self).__name__}: get_data takes the state from open() and no request "
                 f"(got request={request!r}); use a DataStream without an iteration scheme"
             )
-        return self.filter_sources(next(state))
+        return next(state)

@@ -12,6 +12,7 @@ from blocks.config import config
 __all__ = [
     "IterationScheme", "BatchSizeScheme", "ConstantScheme", "BatchScheme", "IndexScheme",
     "SequentialScheme", "ShuffledScheme", "SequentialExampleScheme", "ShuffledExampleScheme",
+    "ConcatenatedScheme", "cross_validation",
 ]
 
 
@@ -264,3 +265,101 @@ class ShuffledExampleScheme(IndexScheme):
     def get_request_iterator(self):
         order = self.rng.permutation(len(self.indices))
         return _ListIterator([self.indices[i] for i in order])
+
+
+class _ChainIterator:
+    """The requests of several request iterators, one after the other; picklable."""
+
+    def __init__(self, iterators):
+        self.iterators = list(iterators)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        while self.iterators:
+            try:
+                return next(self.iterators[0])
+            except StopIteration:
+                self.iterators.pop(0)
+        raise StopIteration
+
+
+class ConcatenatedScheme(IterationScheme):
+    """The requests of several schemes, one scheme after the other, in every epoch.
+
+    Useful to go through several subsets of a dataset in a given order.
+
+    Parameters
+    ----------
+    schemes : sequence of IterationScheme
+        All of them must request the same kind of data (examples or batches).
+
+    Examples
+    --------
+    >>> scheme = ConcatenatedScheme([SequentialScheme([4, 5], 2), SequentialScheme(3, 2)])
+    >>> list(scheme.get_request_iterator())
+    [[4, 5], [0, 1], [2]]
+    """
+
+    def __init__(self, schemes):
+        self.schemes = list(schemes)
+        if not self.schemes:
+            raise ValueError("ConcatenatedScheme: needs at least one scheme")
+        kinds = {scheme.requests_examples for scheme in self.schemes}
+        if len(kinds) != 1:
+            raise ValueError(
+                "ConcatenatedScheme: all schemes must produce the same type of requests "
+                "(batches or examples), got "
+                f"{[(type(s).__name__, s.requests_examples) for s in self.schemes]}")
+
+    @property
+    def requests_examples(self):
+        return self.schemes[0].requests_examples
+
+    def get_request_iterator(self):
+        return _ChainIterator(scheme.get_request_iterator() for scheme in self.schemes)
+
+
+def cross_validation(scheme_class, num_examples, num_folds, strict=True, **kwargs):
+    """The (training, validation) schemes of each fold of a cross-validation.
+
+    Fold ``i`` validates on the examples ``num_examples * i // num_folds`` up to
+    ``num_examples * (i + 1) // num_folds`` and trains on all the others, in order.
+
+    Parameters
+    ----------
+    scheme_class : subclass of IndexScheme or BatchScheme
+        Called with the fold's example indices and `kwargs` (e.g. ``batch_size``).
+    num_examples : int
+    num_folds : int
+    strict : bool, optional
+        Require `num_examples` to be a multiple of `num_folds` (validation sets of equal
+        size). With False, each fold also gives the size of its validation set.
+
+    Yields
+    ------
+    tuple
+        ``(train_scheme, valid_scheme)``, or with ``strict=False``
+        ``(train_scheme, valid_scheme, valid_size)``.
+
+    Examples
+    --------
+    >>> folds = list(cross_validation(SequentialScheme, 6, 3, batch_size=3))
+    >>> [list(valid.get_request_iterator()) for _, valid in folds]
+    [[[0, 1]], [[2, 3]], [[4, 5]]]
+    >>> list(folds[1][0].get_request_iterator())
+    [[0, 1, 4], [5]]
+    """
+    num_examples = _check_positive_int("cross_validation", "num_examples", num_examples)
+    num_folds = _check_positive_int("cross_validation", "num_folds", num_folds)
+    if strict and num_examples % num_folds:
+        raise ValueError(
+            f"cross_validation: {num_examples} examples are not divisible in {num_folds} "
+            f"evenly-sized folds; pass strict=False to allow folds of unequal sizes")
+    for fold in range(num_folds):
+        begin = num_examples * fold // num_folds
+        end = num_examples * (fold + 1) // num_folds
+        train = scheme_class(list(range(begin)) + list(range(end, num_examples)), **kwargs)
+        valid = scheme_class(list(range(begin, end)), **kwargs)
+        yield (train, valid) if strict else (train, valid, end - begin)

@@ -7,7 +7,12 @@ Fuel stream (or any object providing it) works as well as the streams here.
 
 from blocks.datasets.schemes import IterationScheme
 
-__all__ = ["AbstractDataStream", "DataStream", "DataIterator"]
+__all__ = ["AbstractDataStream", "DataStream", "DataIterator", "ServerDataStream"]
+
+# The messages of the data server (blocks.datasets.server) to its client.
+SERVER_DATA, SERVER_END_OF_EPOCH = "data", "end of epoch"
+# What the client sends back: one credit per item it is ready to receive.
+SERVER_CREDIT = b"1"
 
 
 class DataIterator:
@@ -67,8 +72,26 @@ class AbstractDataStream:
 
     @property
     def produces_examples(self):
-        """Whether the stream yields single examples (rather than batches)."""
-        return self.iteration_scheme is not None and self.iteration_scheme.requests_examples
+        """Whether the stream yields single examples (rather than batches).
+
+        The iteration scheme decides when there is one; otherwise it is set explicitly.
+        """
+        if self.iteration_scheme is not None:
+            return self.iteration_scheme.requests_examples
+        if "_produces_examples" not in self.__dict__:
+            raise ValueError(
+                f"cannot infer whether this {type(self).__name__} produces examples or "
+                f"batches: it has no iteration scheme; set its produces_examples attribute "
+                f"to True (examples) or False (batches)")
+        return self._produces_examples
+
+    @produces_examples.setter
+    def produces_examples(self, value):
+        if self.iteration_scheme is not None:
+            raise ValueError(
+                f"cannot set produces_examples on this {type(self).__name__}: its iteration "
+                f"scheme {type(self.iteration_scheme).__name__} decides it")
+        self._produces_examples = bool(value)
 
     def get_data(self, request=None):
         """The data answering one request, a tuple in the order of :attr:`sources`."""
@@ -127,8 +150,17 @@ class DataStream(AbstractDataStream):
             )
         if iteration_scheme is None:
             iteration_scheme = getattr(dataset, "example_iteration_scheme", None)
-        kwargs.setdefault("axis_labels", getattr(dataset, "axis_labels", None))
+        if getattr(dataset, "axis_labels", None):
+            kwargs.setdefault("axis_labels", dict(dataset.axis_labels))
         super().__init__(iteration_scheme=iteration_scheme, **kwargs)
+        if iteration_scheme is None:
+            # Without requests, a dataset is read one example at a time (Fuel's rule).
+            self.produces_examples = True
+        if self.produces_examples and self.axis_labels:
+            self.axis_labels = {
+                source: labels if labels is None else tuple(
+                    label for label in labels if label != "batch")
+                for source, labels in self.axis_labels.items()}
         self.dataset = dataset
         self.data_state = dataset.open()
         self._fresh_state = True
@@ -136,12 +168,22 @@ class DataStream(AbstractDataStream):
 
     @classmethod
     def default_stream(cls, dataset, **kwargs):
-        """A stream over `dataset` with its default iteration scheme (Fuel's name)."""
-        return cls(dataset, **kwargs)
+        """A stream over `dataset`, wrapped in the dataset's ``default_transformers``.
+
+        E.g. :class:`~blocks.datasets.MNIST`'s default stream gives pixels scaled to
+        [0, 1] in ``floatX`` rather than the bytes of the file.
+        """
+        stream = cls(dataset, **kwargs)
+        apply = getattr(dataset, "apply_default_transformers", None)
+        return apply(stream) if apply is not None else stream
 
     @property
     def sources(self):
-        return self.dataset.sources
+        return self.__dict__.get("_sources", self.dataset.sources)
+
+    @sources.setter
+    def sources(self, sources):
+        self._sources = tuple(sources)
 
     def get_data(self, request=None):
         return self.dataset.get_data(self.data_state, request)
@@ -167,3 +209,84 @@ class DataStream(AbstractDataStream):
         else:
             self.next_epoch()
         return super().get_epoch_iterator(as_dict=as_dict)
+
+
+class ServerDataStream(AbstractDataStream):
+    """A stream of the data a server (:func:`blocks.datasets.server.start_server`) sends.
+
+    The server, usually another process or machine, reads a stream and sends its items
+    over TCP; this stream receives them, epoch by epoch, so data preparation runs
+    beside training. Up to `hwm` items are sent ahead of what has been read.
+
+    Parameters
+    ----------
+    sources : tuple of str
+        The sources of the served stream.
+    produces_examples : bool
+        Whether the served stream yields examples (rather than batches).
+    host : str, optional
+        Defaults to ``'localhost'``.
+    port : int, optional
+        Defaults to 5557, Fuel's port.
+    hwm : int, optional
+        The most items sent ahead (the high-water mark). Defaults to 10.
+    axis_labels : dict, optional
+    authkey : bytes, optional
+        The key the server was started with, if any.
+
+    Notes
+    -----
+    Fuel's server used ZeroMQ; this one uses :mod:`multiprocessing.connection`, so
+    each side must be this library's (a Fuel server cannot feed this stream). Items
+    travel pickled: connect only to servers you trust.
+    """
+
+    def __init__(self, sources, produces_examples, host="localhost", port=5557, hwm=10,
+                 axis_labels=None, authkey=None):
+        super().__init__(axis_labels=axis_labels)
+        self._sources = tuple(sources)
+        self.produces_examples = produces_examples
+        self.host, self.port, self.hwm, self.authkey = host, port, hwm, authkey
+        self.connection = None
+
+    @property
+    def sources(self):
+        return self._sources
+
+    @property
+    def connected(self):
+        return self.connection is not None
+
+    def connect(self):
+        """Connect to the server and ask for the first `hwm` items."""
+        from multiprocessing.connection import Client
+
+        try:
+            self.connection = Client((self.host, self.port), authkey=self.authkey)
+        except ConnectionRefusedError:
+            raise ConnectionError(
+                f"ServerDataStream: no data server at {self.host}:{self.port}; start one "
+                f"with blocks.datasets.server.start_server(stream, port={self.port})") from None
+        for _ in range(self.hwm):
+            self.connection.send_bytes(SERVER_CREDIT)
+
+    def get_data(self, request=None):
+        if request is not None:
+            raise ValueError(f"ServerDataStream does not take requests, got {request!r}")
+        if self.connection is None:
+            self.connect()
+        kind, data = self.connection.recv()
+        self.connection.send_bytes(SERVER_CREDIT)
+        if kind == SERVER_END_OF_EPOCH:
+            raise StopIteration
+        return data
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["connection"] = None  # a checkpoint reconnects
+        return state

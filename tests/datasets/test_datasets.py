@@ -17,6 +17,7 @@ from blocks.datasets import (
     IterableDataset,
     Mapping,
     Padding,
+    Rename,
     SequentialExampleScheme,
     SequentialScheme,
     ShuffledExampleScheme,
@@ -244,8 +245,8 @@ def test_batch():
     ragged = DataStream(IndexableDataset({"words": [[1, 2], [3]]}))
     (words,) = next(Batch(ragged, ConstantScheme(2)).get_epoch_iterator())
     assert words.dtype == object and [w.tolist() for w in words] == [[1, 2], [3]]
-    with pytest.raises(TypeError, match="must be a BatchSizeScheme such as ConstantScheme, "
-                                        "got SequentialScheme"):
+    with pytest.raises(ValueError, match="must be a BatchSizeScheme such as ConstantScheme, "
+                                         "got SequentialScheme"):
         Batch(examples, SequentialScheme(10, 2))
     with pytest.raises(ValueError, match="strictness must be 0, 1 or 2"):
         Batch(examples, ConstantScheme(2), strictness=3)
@@ -314,7 +315,10 @@ def test_force_floatx_and_duck_typed_streams():
     stream = ForceFloatX(ListStream())
     (x,) = next(stream.get_epoch_iterator())
     assert x.dtype == np.dtype(pytensor.config.floatX)
-    assert next(Transformer(ListStream()).get_epoch_iterator(as_dict=True))["x"].dtype == \
+    assert next(Rename(ListStream(), {}).get_epoch_iterator(as_dict=True))["x"].dtype == \
         np.float16
+    with pytest.raises(NotImplementedError, match="Transformer does not support batches as "
+                                                  "input, but the wrapped data stream produces"):
+        next(Transformer(ListStream()).get_epoch_iterator())
     with pytest.raises(ValueError, match="does not take requests"):
         stream.get_data(request=[0])
