@@ -94,7 +94,7 @@ def backend_name(mode=None):
             "FAST_RUN": "C (FAST_RUN)"}.get(name, name)
 
 
-def function(inputs, outputs=None, mode=None, updates=None, **kwargs):
+def function(inputs, outputs=None, mode=None, updates=None, sharding=None, **kwargs):
     """Compile a function as :func:`pytensor.function` does, for the resolved mode.
 
     Parameters
@@ -104,6 +104,8 @@ def function(inputs, outputs=None, mode=None, updates=None, **kwargs):
     mode : str or Mode, optional
         See :func:`resolve_mode`.
     updates : dict or list of pairs, optional
+    sharding : :class:`~blocks.devices.BatchSharding`, optional
+        Split each call's inputs over several devices (JAX only).
     **kwargs
         Passed to :func:`pytensor.function`.
 
@@ -114,7 +116,11 @@ def function(inputs, outputs=None, mode=None, updates=None, **kwargs):
     """
     mode = resolve_mode(mode)
     if is_jax(mode):
-        return ShapeSpecializedFunction(inputs, outputs, mode=mode, updates=updates, **kwargs)
+        return ShapeSpecializedFunction(inputs, outputs, mode=mode, updates=updates,
+                                        sharding=sharding, **kwargs)
+    if sharding is not None:
+        raise ValueError(
+            f"several devices need the JAX backend (mode='JAX'), but the mode is {mode!r}")
     return pytensor.function(inputs, outputs, mode=mode, updates=updates, **kwargs)
 
 
@@ -154,9 +160,20 @@ class ShapeSpecializedFunction:
     ----------
     inputs, outputs, mode, updates, **kwargs
         As for :func:`pytensor.function`.
+    sharding : :class:`~blocks.devices.BatchSharding`, optional
+        Split the inputs of each call over several devices along their batch axes, and
+        replicate the parameters; the compiled JAX function is called with the placed
+        arrays (a plain call would gather them on one device), and the updated
+        parameters come back to the host as NumPy arrays.
+
+    Attributes
+    ----------
+    last_arguments : list
+        With a `sharding`, the arrays of the last call as placed on the devices.
     """
 
-    def __init__(self, inputs, outputs=None, mode=None, updates=None, **kwargs):
+    def __init__(self, inputs, outputs=None, mode=None, updates=None, sharding=None,
+                 **kwargs):
         for variable in inputs:
             if not isinstance(variable, Variable):
                 raise TypeError(
@@ -173,6 +190,8 @@ class ShapeSpecializedFunction:
         self.kwargs = kwargs
         self.compiled = {}
         self.by_value = False
+        self.sharding = sharding
+        self.last_arguments = None
         self.update_pairs = self.updates + _default_updates(self.outputs, self.updates)
         self.shared_tensors = [
             variable for variable in graph_inputs(
@@ -233,8 +252,9 @@ class ShapeSpecializedFunction:
 
     def __call__(self, *args):
         compiled, kept = self.function_for(*args)
+        call = compiled if self.sharding is None else self._sharded_call(compiled)
         try:
-            results = compiled(*[args[index] for index in kept])
+            results = call(*[args[index] for index in kept])
         except TypeError as error:
             # JAX traces at the first call; a shape that depends on a value fails there.
             if "concrete" not in str(error):
@@ -257,6 +277,28 @@ class ShapeSpecializedFunction:
         if isinstance(results, list | tuple):
             return [np.array(result) for result in results]
         return np.array(results)
+
+    def _sharded_call(self, compiled):
+        """A callable that runs `compiled` on the devices of :attr:`sharding`."""
+        cells = compiled.vm.inputs
+        fgraph = compiled.maker.fgraph
+        explicit = [variable.name for variable in fgraph.inputs[:len(compiled.maker.inputs)]
+                    if not isinstance(variable, SharedVariable)]
+
+        def call(*args):
+            placed = [self.sharding.split(name, arg) for name, arg in zip(explicit, args)]
+            placed += [self.sharding.replicated(cell[0]) for cell in cells[len(args):]]
+            self.last_arguments = placed
+            results = compiled.vm.jit_fn(*placed)
+            for output_index, input_index in fgraph.update_mapping.items():
+                value = results[output_index]
+                # Parameters come back to the host; random keys stay JAX's.
+                cells[input_index][0] = value if isinstance(value, dict) else np.array(value)
+            n_outputs = len(fgraph.outputs) - len(fgraph.update_mapping)
+            outputs = list(results[:n_outputs])
+            return outputs[0] if self.single_output else outputs
+
+        return call
 
     @property
     def maker(self):

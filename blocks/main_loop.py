@@ -229,6 +229,10 @@ class MainLoop:
             self._restore_signal_handlers()
 
     def _start(self):
+        if hasattr(self.algorithm, "axis_labels") and self.algorithm.axis_labels is None:
+            # What an algorithm that splits batches over devices reads their batch axes
+            # from, unless told them.
+            self.algorithm.axis_labels = getattr(self.data_stream, "axis_labels", None)
         resumed = self.status["training_started"]
         if not resumed:
             self._run_extensions("before_training")

@@ -93,6 +93,15 @@ class UpdatesAlgorithm(TrainingAlgorithm):
         The PyTensor mode of the compiled function, e.g. ``'JAX'``; by default
         ``blocks.config.mode`` (``BLOCKS_MODE``), else PyTensor's default mode (the Numba
         linker). See :mod:`blocks.backend`.
+    devices : int or list of jax.Device, optional
+        Train data-parallel on these devices (JAX only): each batch is split along its
+        batch axis, the parameters are replicated, and XLA sums the gradients over the
+        devices (see :mod:`blocks.devices`). The parameters stay NumPy arrays on the
+        host between steps, so checkpoints are the same as on one device.
+    batch_axes : dict, optional
+        With `devices`: source name to its batch axis (None to copy the source to every
+        device). By default the data stream's ``axis_labels`` tell (the main loop hands
+        them to the algorithm).
     on_unused_sources : {'raise', 'warn', 'ignore'}, optional
         What to do with a batch source the function does not use. Defaults to 'raise'.
 
@@ -114,8 +123,13 @@ class UpdatesAlgorithm(TrainingAlgorithm):
     6.0
     """
 
+    #: Fuel-style axis labels of the training data, handed over by the main loop.
+    axis_labels = None
+    devices = None
+    batch_axes = None
+
     def __init__(self, updates=None, theano_func_kwargs=None, on_unused_sources="raise",
-                 mode=None, **kwargs):
+                 mode=None, devices=None, batch_axes=None, **kwargs):
         super().__init__(**kwargs)
         if on_unused_sources not in _UNUSED_SOURCES_POLICIES:
             raise ValueError(
@@ -125,6 +139,12 @@ class UpdatesAlgorithm(TrainingAlgorithm):
         self.on_unused_sources = on_unused_sources
         self.theano_func_kwargs = dict(theano_func_kwargs or {})
         self.mode = mode if mode is not None else self.theano_func_kwargs.pop("mode", None)
+        if devices is not None and not backend.is_jax(self.mode):
+            raise ValueError(
+                f"{type(self).__name__}: devices={devices!r} needs the JAX backend; pass "
+                f"mode='JAX' (or set blocks.config.mode / BLOCKS_MODE)")
+        self.devices = devices
+        self.batch_axes = batch_axes
         self._updates = []
         self._graph_update_targets = set()
         self._function = None
@@ -207,8 +227,13 @@ class UpdatesAlgorithm(TrainingAlgorithm):
                 f"{owner}: several inputs of the training function share the name(s) "
                 f"{duplicates}, so a batch source cannot be matched to one of them"
             )
+        sharding = None
+        if self.devices is not None:
+            from blocks.devices import BatchSharding
+
+            sharding = BatchSharding(self.devices, self.batch_axes, self.axis_labels)
         self._function = backend.function(
-            self.inputs, [], updates=self._updates, mode=self.mode,
+            self.inputs, [], updates=self._updates, mode=self.mode, sharding=sharding,
             **self.theano_func_kwargs)
 
     def _check_sources(self, batch):

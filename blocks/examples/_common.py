@@ -404,13 +404,14 @@ def _assemble(name, experiment, args, path):
     from blocks.model import Model
 
     model = Model(experiment.cost)
+    devices = getattr(args, "devices", None)
     algorithm = GradientDescent(cost=experiment.cost, parameters=model.parameters,
-                                step_rule=experiment.step_rule)
+                                step_rule=experiment.step_rule, devices=devices)
     records = experiment.record_names()
     extensions = [
         Timing(),
         TrainingDataMonitoring(experiment.monitored, prefix="train", after_epoch=True),
-        *[DataStreamMonitoring(variables, stream, prefix=prefix)
+        *[DataStreamMonitoring(variables, stream, prefix=prefix, devices=devices)
           for prefix, stream, variables in experiment.evaluations],
         ProgressBar(),
         EpochLine(records, args.num_epochs),

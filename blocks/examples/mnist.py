@@ -31,6 +31,10 @@ def parser():
     parser.add_argument("--learning-rate", type=float, default=0.002)
     parser.add_argument("--num-train", type=positive_int, default=None,
                         help="use only this many training images (all by default)")
+    parser.add_argument("--devices", type=positive_int, default=None,
+                        help="train and test data-parallel on this many JAX devices (with "
+                             "--mode jax; on a CPU start Python with XLA_FLAGS="
+                             "--xla_force_host_platform_device_count=N)")
     return parser
 
 
@@ -64,15 +68,23 @@ def digit_streams(args, batch_size, feature_shape=(64,)):
     from blocks.datasets import DataStream, IndexableDataset, SequentialScheme, ShuffledScheme
 
     train, test = load_digits()
-    if args.num_train is not None:
-        train = {source: data[:args.num_train] for source, data in train.items()}
+    num_train = len(train["targets"]) if args.num_train is None else args.num_train
+    test_batch_size = 250
+    if getattr(args, "devices", None):
+        # Batches split over the devices must all have the same size: whole batches only.
+        num_train -= num_train % batch_size
+        test_batch_size = 100
+    train = {source: data[:num_train] for source, data in train.items()}
     for split in (train, test):
         split["features"] = split["features"].reshape((-1, *feature_shape))
-    num_train = len(train["targets"])
-    train_stream = DataStream(IndexableDataset(train), iteration_scheme=ShuffledScheme(
-        num_train, batch_size, rng=args.seed))
-    test_stream = DataStream(IndexableDataset(test), iteration_scheme=SequentialScheme(
-        len(test["targets"]), 250))
+    labels = {"features": ("batch", *("feature",) * len(feature_shape)),
+              "targets": ("batch",)}
+    train_stream = DataStream(IndexableDataset(train, axis_labels=labels),
+                              iteration_scheme=ShuffledScheme(num_train, batch_size,
+                                                              rng=args.seed))
+    test_stream = DataStream(IndexableDataset(test, axis_labels=labels),
+                             iteration_scheme=SequentialScheme(len(test["targets"]),
+                                                               test_batch_size))
     return train_stream, test_stream
 
 

@@ -62,8 +62,13 @@ class DataStreamMonitoring(MonitoringExtension):
         Updates applied on each batch during evaluation.
     mode : str or Mode, optional
         The mode of the evaluation function (see :mod:`blocks.backend`); by default
-        ``blocks.config.mode``, else PyTensor's default. A JAX evaluation runs on one
-        device.
+        ``blocks.config.mode``, else PyTensor's default.
+    devices : int or list of jax.Device, optional
+        Split each batch over these devices (JAX only; see :mod:`blocks.devices`);
+        without it a JAX evaluation runs on one device.
+    batch_axes : dict, optional
+        With `devices`: source name to batch axis; by default from the stream's
+        ``axis_labels``.
     prefix, suffix : str, optional
         See :class:`MonitoringExtension`.
     **kwargs
@@ -83,11 +88,18 @@ class DataStreamMonitoring(MonitoringExtension):
     2.0
     """
 
-    def __init__(self, variables, data_stream, updates=None, mode=None, **kwargs):
+    def __init__(self, variables, data_stream, updates=None, mode=None, devices=None,
+                 batch_axes=None, **kwargs):
         kwargs.setdefault("before_first_epoch", True)
         kwargs.setdefault("after_epoch", True)
         super().__init__(**kwargs)
-        self._evaluator = DatasetEvaluator(variables, updates, mode=mode)
+        sharding = None
+        if devices is not None:
+            from blocks.devices import BatchSharding
+
+            sharding = BatchSharding(devices, batch_axes,
+                                     getattr(data_stream, "axis_labels", None))
+        self._evaluator = DatasetEvaluator(variables, updates, mode=mode, sharding=sharding)
         self.data_stream = data_stream
 
     def evaluate(self):

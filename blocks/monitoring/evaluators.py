@@ -194,6 +194,8 @@ class DatasetEvaluator:
         See :class:`AggregationBuffer`.
     mode : str or Mode, optional
         The mode of the compiled function (see :mod:`blocks.backend`).
+    sharding : :class:`~blocks.devices.BatchSharding`, optional
+        Split each batch over several devices (JAX only).
 
     Examples
     --------
@@ -207,9 +209,11 @@ class DatasetEvaluator:
     4.0
     """
 
-    def __init__(self, variables, updates=None, use_take_last=False, mode=None):
+    def __init__(self, variables, updates=None, use_take_last=False, mode=None,
+                 sharding=None):
         owner = type(self).__name__
         self.mode = mode
+        self.sharding = sharding
         variables = list(variables)
         _check_quantities(owner, variables)
         _check_names(owner, variables)
@@ -230,7 +234,8 @@ class DatasetEvaluator:
         self.inputs = ComputationGraph(expressions).inputs if expressions else []
         self.input_names = _check_names(owner + " (inputs)", self.inputs)
         self._function = backend.function(self.inputs, outputs, updates=updates,
-                                          on_unused_input="ignore", mode=self.mode)
+                                          on_unused_input="ignore", mode=self.mode,
+                                          sharding=getattr(self, "sharding", None))
 
     def initialize_aggregators(self):
         """Reset all aggregations."""
