@@ -68,10 +68,11 @@ def test_sqrt_cost_decreases(trained):
 def test_prints_one_line_per_epoch_and_the_report(trained):
     _, (_, _, out, _) = trained
     lines = out.splitlines()
-    assert lines[0].startswith("Training for 2 epochs; the first one includes compiling")
-    assert lines[1].startswith("epoch 0/2  test_squared_error ")
-    assert lines[2].startswith("epoch 1/2  train_squared_error ")
-    assert lines[3].startswith("epoch 2/2  train_squared_error ")
+    assert lines[0] == "sqrt: compiling for Python (FAST_COMPILE)."
+    assert lines[1].startswith("Training for 2 epochs; the first one includes compiling")
+    assert lines[2].startswith("epoch 0/2  test_squared_error ")
+    assert lines[3].startswith("epoch 1/2  train_squared_error ")
+    assert lines[4].startswith("epoch 2/2  train_squared_error ")
     assert "sqrt(2) = 1.4142, the MLP says" in out
     assert "Mean absolute error on the test set" in out
 
@@ -111,7 +112,7 @@ def test_resume_equals_uninterrupted_run(tmp_path):
     path = str(tmp_path / "a.tar")
     run(sqrt, [*TINY, "--num-epochs", "1", "--save-to", path])
     resumed, _, out, _ = run(sqrt, [*TINY, "--num-epochs", "3", "--save-to", path])
-    assert out.startswith(f"Resuming from {path}: 1 epoch(s) done")
+    assert out.splitlines()[1].startswith(f"Resuming from {path}: 1 epoch(s) done")
     assert "epoch 3/3" in out
     assert resumed.status["epochs_done"] == 3
     straight, _, _, _ = run(sqrt, [*TINY, "--num-epochs", "3", "--save-to",
