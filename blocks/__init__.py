@@ -2,8 +2,10 @@
 
 __version__ = "0.1.0"
 
-# Registers the graph rewrites and the backend implementations of our ops.
-import blocks.ops  # noqa: E402, F401
+# The graph rewrites and the backend implementations of our ops are registered by
+# blocks.ops, which blocks.graph (imported by every brick, algorithm and evaluator)
+# imports: importing blocks itself, or blocks.utils and blocks.config, does not import
+# PyTensor.
 from blocks.config import config  # noqa: E402
 
 if config.keep_freed_memory:

@@ -1,5 +1,9 @@
 """Annotated computation graphs and the transformations that act on them."""
 
+# Registers the library's graph rewrites and our ops' backend implementations with
+# PyTensor. Every brick, algorithm and evaluator imports this package, so they are in
+# place before anything is compiled.
+import blocks.ops  # noqa: F401
 from blocks.graph.annotations import Annotation, add_annotation
 from blocks.graph.bn import (
     apply_batch_normalization,

@@ -290,8 +290,14 @@ def schedule(iterations_done):
 
 def test_shared_variable_modifier():
     learning_rate = shared_floatx(1.0)
-    run([SharedVariableModifier(learning_rate, halve, every_n_epochs=1)], epochs=3)
+    run([SharedVariableModifier(learning_rate, halve, after_batch=False, every_n_epochs=1)],
+        epochs=3)
     assert learning_rate.get_value() == 1.0 / 8
+    # As in Blocks, after_batch stays on unless switched off: 3 epochs of 3 batches
+    # halve 9 times after the batches and 3 times after the epochs.
+    learning_rate = shared_floatx(1.0)
+    run([SharedVariableModifier(learning_rate, halve, every_n_epochs=1)], epochs=3)
+    assert learning_rate.get_value() == 0.5 ** 12
     rate = shared_floatx(1.0)
     modifier = SharedVariableModifier(rate, schedule)
     assert modifier.num_args == 1
