@@ -328,7 +328,9 @@ config.add_config(
         "(scripts raise sys.setrecursionlimit to it).",
 )
 config.add_config("profile", flag, default=False,
-                  doc="Whether MainLoop.run reports where the time of training went.")
+                  doc="Whether MainLoop.run times its sections (reading data, training, each "
+                      "extension) and prints where the time went at the end "
+                      "(see blocks.utils.profile).")
 config.add_config(
     "log_backend", str, default="python",
     doc="Training log kept by a main loop created without one: 'python' (in memory) or "

@@ -252,6 +252,10 @@ class SimpleExtension(TrainingExtension):
     ['after_epoch', 'after_batch']
     """
 
+    #: The boolean and integer trigger arguments, as Blocks lists them on the class.
+    BOOLEAN_TRIGGERS = frozenset(BOOLEAN_TRIGGERS)
+    INTEGER_TRIGGERS = frozenset(INTEGER_TRIGGERS)
+
     def __init__(self, name=None, **kwargs):
         unknown = [key for key in kwargs
                    if key not in BOOLEAN_TRIGGERS and key not in INTEGER_TRIGGERS]
@@ -329,10 +333,24 @@ class SimpleExtension(TrainingExtension):
 
     @staticmethod
     def parse_args(which_callback, args):
-        """Split `args` into the batch (or None) and the remaining arguments."""
+        """Split the arguments of :meth:`do` into those of the main loop and the user's.
+
+        Returns
+        -------
+        from_main_loop : tuple
+            ``(batch,)`` at ``before_batch`` and ``after_batch``, else empty.
+        from_user : tuple
+            The condition's extra `arguments`.
+
+        >>> SimpleExtension.parse_args('after_batch', ({'x': 1}, 'best.tar'))
+        (({'x': 1},), ('best.tar',))
+        >>> SimpleExtension.parse_args('after_epoch', ('best.tar',))
+        ((), ('best.tar',))
+        """
+        args = tuple(args)
         if which_callback in ("before_batch", "after_batch"):
-            return args[0], args[1:]
-        return None, args
+            return args[:1], args[1:]
+        return (), args
 
     def dispatch(self, callback_invoked, *from_main_loop):
         for name, predicate, arguments in self._conditions:

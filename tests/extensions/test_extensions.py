@@ -129,8 +129,13 @@ def test_simple_extension_errors():
 
 
 def test_parse_args():
-    assert SimpleExtension.parse_args("after_batch", ({"x": 1}, "a")) == ({"x": 1}, ("a",))
-    assert SimpleExtension.parse_args("after_epoch", ("a",)) == (None, ("a",))
+    # As in Blocks: the main loop's arguments as a tuple, then the user's.
+    assert SimpleExtension.parse_args("after_batch", ({"x": 1}, "a")) == (({"x": 1},), ("a",))
+    assert SimpleExtension.parse_args("before_batch", ({"x": 1},)) == (({"x": 1},), ())
+    assert SimpleExtension.parse_args("after_epoch", ("a",)) == ((), ("a",))
+    assert SimpleExtension.BOOLEAN_TRIGGERS >= {"after_epoch", "before_first_epoch"}
+    assert SimpleExtension.INTEGER_TRIGGERS == {"every_n_epochs", "every_n_batches",
+                                                "after_n_epochs", "after_n_batches"}
 
 
 # Printing, Timestamp, Timing
