@@ -31,7 +31,14 @@ _SUBMODULE_OF = {name: submodule for submodule, names in _NAMES.items() for name
 __all__ = sorted(_SUBMODULE_OF)
 
 
+_SUBMODULES = ("utils", "theano_utils", "random", "containers", "testing", "memory", "profile")
+
+
 def __getattr__(name):
+    if name in _SUBMODULES:
+        # ``blocks.utils.testing`` after ``import blocks.utils``, as a package's own
+        # imports would have made it available.
+        return importlib.import_module(f"{__name__}.{name}")
     try:
         submodule = _SUBMODULE_OF[name]
     except KeyError:

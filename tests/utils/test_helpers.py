@@ -45,6 +45,7 @@ def test_lazy_names_and_errors():
     assert "shared_floatx" in dir(blocks.utils)
     from blocks.utils.theano_utils import shared_floatx as from_submodule
     assert blocks.utils.shared_floatx is from_submodule
+    assert blocks.utils.containers.AnnotatingList.__name__ == "AnnotatingList"
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         _ = blocks.utils.nope
 
