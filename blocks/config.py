@@ -346,7 +346,9 @@ config.add_config(
 )
 config.add_config(
     "temp_dir", str_or_none, default=None, env_var="BLOCKS_TEMPDIR",
-    doc="Directory of temporary files; None for the platform's default (tempfile).",
+    doc="Directory for temporary files of user code; None for the platform's default "
+        "(tempfile). Blocks wrote secure_dump's temporary file there; this library writes "
+        "it beside the checkpoint instead, so that the final rename is atomic.",
 )
 config.add_config(
     "data_path", str, env_var=["BLOCKS_DATA_PATH", "FUEL_DATA_PATH"],

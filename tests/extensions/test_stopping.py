@@ -284,3 +284,15 @@ def test_early_stopping_checkpoint_in_main_loop_stays_there(caplog):
         stopping.dispatch("before_training")
     assert checkpoint not in stopping.sub_extensions
     assert "comes before this extension" in caplog.text
+
+
+def test_early_stopping_pickles_with_its_checkpoint(tmp_path):
+    checkpoint = Checkpoint(os.fspath(tmp_path / "last.tar"))
+    stopping = EarlyStopping("cost", checkpoint, os.fspath(tmp_path / "best.tar"), epochs=2)
+    copy = pickle.loads(pickle.dumps(stopping))
+    tracking, finishing = copy.sub_extensions
+    assert (tracking.record_name, finishing.notification_name) == ("cost", "cost_best_so_far")
+    assert ("after_batch", OnLogRecord("cost_best_so_far"),
+            (os.fspath(tmp_path / "best.tar"),)) in [
+        (str(name), predicate, arguments)
+        for name, predicate, arguments in copy.checkpoint_extension._conditions]
