@@ -2,9 +2,16 @@
 
 __version__ = "0.1.0"
 
-# Registers the graph rewrites and the backend implementations of our ops.
-import blocks.ops  # noqa: E402, F401
+import importlib  # noqa: E402
+
 from blocks.config import config  # noqa: E402
+from blocks.import_hooks import after_import  # noqa: E402
+
+# blocks.ops registers our graph rewrites and ops with PyTensor. It is imported as soon
+# as PyTensor is, by whatever code imports it, so that importing blocks (or blocks.utils,
+# blocks.config) does not import PyTensor, and yet a function compiled from raw PyTensor
+# after `import blocks` gets the rewrites.
+after_import("pytensor", lambda: importlib.import_module("blocks.ops"))
 
 if config.keep_freed_memory:
     # Large temporaries of compiled steps then reuse memory instead of faulting in fresh

@@ -46,14 +46,17 @@ after unpickling (:class:`~blocks.algorithms.GradientDescent` recompiles its fun
 its first batch).
 """
 
+import contextlib
 import inspect
 import logging
 import signal
 import threading
 import traceback
 
+from blocks.config import config
 from blocks.extensions import CallbackName
 from blocks.log import create_log
+from blocks.utils.profile import Profile, Timer
 
 __all__ = ["MainLoop", "TrainingFinish"]
 
@@ -208,18 +211,16 @@ class MainLoop:
         for extension in self.extensions:
             extension.main_loop = self
         self._interrupted = False
+        self._profiling = config.profile
+        if self._profiling:
+            if getattr(self, "profile", None) is None:
+                self.profile = Profile()
+            # A main loop pickled during a run holds the sections open at that time.
+            self.profile.current = []
         self._install_signal_handlers()
         try:
-            try:
-                self._start()
-                while self._run_epoch():
-                    pass
-            except TrainingFinish:
-                pass
-            if not self._interrupted:
-                self.status["training_finished"] = True
-                self.log.current_row["training_finished"] = True
-                self._run_extensions("after_training")
+            with self._timer("training"):
+                self._train()
         except Exception as error:
             self._restore_signal_handlers()
             self.log.current_row["got_exception"] = traceback.format_exc()
@@ -227,6 +228,26 @@ class MainLoop:
             raise
         finally:
             self._restore_signal_handlers()
+        if self._profiling:
+            self.profile.report()
+
+    def _train(self):
+        try:
+            self._start()
+            while self._run_epoch():
+                pass
+        except TrainingFinish:
+            pass
+        if not self._interrupted:
+            self.status["training_finished"] = True
+            self.log.current_row["training_finished"] = True
+            self._run_extensions("after_training")
+
+    def _timer(self, section):
+        """Times `section` in :attr:`profile` while ``config.profile`` is on."""
+        if getattr(self, "_profiling", False):
+            return Timer(section, self.profile)
+        return contextlib.nullcontext()
 
     def _start(self):
         if hasattr(self.algorithm, "axis_labels") and self.algorithm.axis_labels is None:
@@ -248,8 +269,10 @@ class MainLoop:
 
     def _run_extensions(self, callback_name, *args):
         name = CallbackName(callback_name)
-        for extension in self.extensions:
-            extension.dispatch(name, *args)
+        with self._timer(callback_name):
+            for extension in self.extensions:
+                with self._timer(extension.name):
+                    extension.dispatch(name, *args)
 
     def _run_error_extensions(self, error):
         for extension in self.extensions:
@@ -268,8 +291,9 @@ class MainLoop:
             self.status["epoch_started"] = True
             self._batches_this_epoch = 0
             self._run_extensions("before_epoch")
-        while self._run_iteration():
-            pass
+        with self._timer("epoch"):
+            while self._run_iteration():
+                pass
         self.epoch_iterator = None
         self.status["epoch_started"] = False
         self.status["epochs_done"] += 1
@@ -292,7 +316,8 @@ class MainLoop:
 
     def _run_iteration(self):
         try:
-            batch = self._next_batch()
+            with self._timer("read_data"):
+                batch = self._next_batch()
         except StopIteration:
             if self._batches_this_epoch == 0:
                 raise ValueError(
@@ -302,7 +327,8 @@ class MainLoop:
             return False
         self._batches_this_epoch += 1
         self._run_extensions("before_batch", batch)
-        self.algorithm.process_batch(batch)
+        with self._timer("train"):
+            self.algorithm.process_batch(batch)
         self.status["iterations_done"] += 1
         self._run_extensions("after_batch", batch)
         self._check_finish_training("batch")

@@ -31,10 +31,10 @@ Examples
 [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
 """
 
+import contextlib
 import io
 import os
 import pickle
-import sys
 import tarfile
 import tempfile
 import zipfile
@@ -44,13 +44,16 @@ from contextlib import contextmanager
 import numpy as np
 
 from blocks.filter import get_brick
-from blocks.utils import is_shared_variable
+from blocks.utils import change_recursion_limit, is_shared_variable
 
 __all__ = [
-    "dump", "load", "load_parameters", "secure_dump", "continue_training",
-    "CheckpointError", "PICKLE_MEMBER", "PARAMETERS_MEMBER",
+    "dump", "load", "load_parameters", "secure_dump", "continue_training", "add_to_dump",
+    "dump_and_add_to_dump", "CheckpointError", "PICKLE_MEMBER", "PARAMETERS_MEMBER",
+    "BRICK_DELIMITER",
 ]
 
+#: What separates the bricks in the hierarchical names of parameters (``/mlp/linear_0.W``).
+BRICK_DELIMITER = "/"
 PICKLE_MEMBER = "_pkl"
 PARAMETERS_MEMBER = "_parameters"
 _PERSISTENT_PREFIX = "blocks.parameter:"
@@ -61,22 +64,15 @@ class CheckpointError(ValueError):
     """A file is not a readable Blocks checkpoint (truncated, corrupt or foreign)."""
 
 
-@contextmanager
-def _recursion_limit(limit):
-    # Pickling deep PyTensor graphs recurses once per node.
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, limit))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
+# Pickling deep PyTensor graphs recurses once per node.
+_recursion_limit = change_recursion_limit
 
 
 def _parameter_name(variable):
     brick = get_brick(variable)
     if brick is not None:
         try:
-            return "/" + brick.get_hierarchical_name(variable)
+            return BRICK_DELIMITER + brick.get_hierarchical_name(variable)
         except ValueError:  # several parents: no unique path
             pass
     if variable.name is None:
@@ -180,6 +176,14 @@ def dump(object_, file_, parameters=None, use_cpickle=False,
     buffer = io.BytesIO()
     np.savez(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
     parameter_bytes = buffer.getvalue()
+    pickle_bytes = _pickle(object_, arrays, protocol)
+    with tarfile.open(fileobj=file_, mode="w") as tar:
+        _add_member(tar, PARAMETERS_MEMBER, parameter_bytes)
+        _add_member(tar, PICKLE_MEMBER, pickle_bytes)
+
+
+def _pickle(object_, arrays, protocol):
+    """The pickle of `object_`, referring to the `arrays` (name -> array) by name."""
     pickle_buffer = io.BytesIO()
     try:
         with _recursion_limit(_RECURSION_LIMIT):
@@ -191,9 +195,7 @@ def dump(object_, file_, parameters=None, use_cpickle=False,
             f"predicates) do not pickle: use module-level ones, or save only the "
             f"parameters (Checkpoint(..., save_main_loop=False))"
         ) from error
-    with tarfile.open(fileobj=file_, mode="w") as tar:
-        _add_member(tar, PARAMETERS_MEMBER, parameter_bytes)
-        _add_member(tar, PICKLE_MEMBER, pickle_buffer.getvalue())
+    return pickle_buffer.getvalue()
 
 
 @contextmanager
@@ -202,6 +204,9 @@ def _open_for_reading(file_):
         with open(file_, "rb") as opened:
             yield opened
     else:
+        # From the start, so that several objects can be read from one open file.
+        if file_.seekable():
+            file_.seek(0)
         yield file_
 
 
@@ -270,7 +275,7 @@ def load_parameters(file_):
     return _read_arrays(file_, members[PARAMETERS_MEMBER])
 
 
-def load(file_, use_cpickle=False, **kwargs):
+def load(file_, name=PICKLE_MEMBER, use_cpickle=False, **kwargs):
     """The object pickled in a checkpoint, its parameters holding the saved values.
 
     Unpickling runs code named in the file: only load checkpoints you trust (use
@@ -279,6 +284,9 @@ def load(file_, use_cpickle=False, **kwargs):
     Parameters
     ----------
     file_ : str, path or file object
+    name : str
+        Which object: the one written by :func:`dump` by default, or one added by
+        :func:`add_to_dump` under that name.
     use_cpickle : bool
         Accepted for compatibility.
 
@@ -287,13 +295,13 @@ def load(file_, use_cpickle=False, **kwargs):
     CheckpointError
         If the file is truncated, corrupt or not a checkpoint.
     """
-    members = _read_members(file_, [PARAMETERS_MEMBER, PICKLE_MEMBER])
+    members = _read_members(file_, [PARAMETERS_MEMBER, name])
     arrays = _read_arrays(file_, members[PARAMETERS_MEMBER])
     # Arrays read from an npz are read-only views; parameters must be writable.
-    arrays = OrderedDict((name, np.array(value)) for name, value in arrays.items())
+    arrays = OrderedDict((key, np.array(value)) for key, value in arrays.items())
     try:
         with _recursion_limit(_RECURSION_LIMIT):
-            return _Unpickler(io.BytesIO(members[PICKLE_MEMBER]), arrays).load()
+            return _Unpickler(io.BytesIO(members[name]), arrays).load()
     except (pickle.UnpicklingError, EOFError) as error:
         raise CheckpointError(
             f"the pickled object in {_describe(file_)} is corrupt: {error}"
@@ -396,3 +404,96 @@ def continue_training(path):
     main_loop = load(path)
     main_loop.run()
     return main_loop
+
+
+def _open_for_update(file_):
+    if isinstance(file_, (str, os.PathLike)):
+        return open(file_, "r+b")
+    return contextlib.nullcontext(file_)
+
+
+def add_to_dump(object_, file_, name, parameters=None, use_cpickle=False,
+                protocol=pickle.HIGHEST_PROTOCOL, **kwargs):
+    """Add `object_` to a checkpoint written by :func:`dump`, as the member `name`.
+
+    Read it back with ``load(file_, name)``. Parameters of `object_` that the checkpoint
+    already holds, given in `parameters`, are not stored again: the new pickle refers to
+    the values in the checkpoint, so the loaded object shares them with the main object.
+
+    Parameters
+    ----------
+    object_ : object
+    file_ : str, path or file object
+        A checkpoint; a file object must be open for reading and writing (``'r+b'``).
+    name : str
+        The member's name; ``_pkl`` and ``_parameters`` are reserved.
+    parameters : list or dict of shared variables, optional
+        Must all be in the checkpoint's parameters, under the same names.
+    use_cpickle : bool
+        Accepted for compatibility.
+    protocol : int
+
+    Examples
+    --------
+    >>> import io
+    >>> from blocks.bricks import Linear
+    >>> from blocks.initialization import Constant
+    >>> linear = Linear(2, 3, weights_init=Constant(1), biases_init=Constant(0))
+    >>> linear.initialize()
+    >>> file_ = io.BytesIO()
+    >>> dump(linear, file_, parameters=linear.parameters)
+    >>> add_to_dump({'note': 'the first one'}, file_, 'info')
+    >>> load(file_, 'info')
+    {'note': 'the first one'}
+    """
+    if name in (PICKLE_MEMBER, PARAMETERS_MEMBER):
+        raise ValueError(f"add_to_dump: {PICKLE_MEMBER!r} and {PARAMETERS_MEMBER!r} are "
+                         f"reserved names and can't be used as the name of an object")
+    named = _named_parameters(parameters)
+    with _open_for_update(file_) as opened:
+        stored = load_parameters(opened)
+        missing = [key for key in named if key not in stored]
+        if missing:
+            raise ValueError(
+                f"add_to_dump: the set of parameters is different from the one in the "
+                f"archive: {missing} are not in {_describe(file_)}, which holds "
+                f"{list(stored)}"
+            )
+        arrays = OrderedDict(
+            (key, variable.get_value(borrow=True, return_internal_type=True))
+            for key, variable in named.items())
+        data = _pickle(object_, arrays, protocol)
+        opened.seek(0)
+        with tarfile.open(fileobj=opened, mode="a") as tar:
+            if name in tar.getnames():
+                raise ValueError(f"add_to_dump: {_describe(file_)} already holds an object "
+                                 f"named {name!r}")
+            _add_member(tar, name, data)
+
+
+def dump_and_add_to_dump(object_, file_, parameters=None, to_add=None, use_cpickle=False,
+                         protocol=pickle.HIGHEST_PROTOCOL, **kwargs):
+    """:func:`dump` `object_`, then :func:`add_to_dump` each item of `to_add`.
+
+    Works with files open for writing only (as :func:`secure_dump` gives), so that
+    ``secure_dump(main_loop, path, dump_and_add_to_dump, to_add={'log': log})`` writes
+    everything atomically.
+
+    Parameters
+    ----------
+    object_ : object
+        ``None`` to save only the parameters and the added objects.
+    file_ : file object
+    parameters : list or dict of shared variables, optional
+        Stored once; the added objects refer to those they share.
+    to_add : dict, optional
+        Name to object.
+    use_cpickle : bool
+        Accepted for compatibility.
+    protocol : int
+    """
+    buffer = io.BytesIO()
+    dump(object_, buffer, parameters=parameters, protocol=protocol)
+    for name, added in (to_add or {}).items():
+        add_to_dump(added, buffer, name, parameters=parameters, protocol=protocol)
+    file_.write(buffer.getvalue())

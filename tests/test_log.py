@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -141,3 +142,19 @@ def test_create_log_backends(tmp_path):
     assert sqlite_log.database == str(tmp_path / "default.sqlite")
     with pytest.raises(ValueError, match="unknown training log backend 'csv'"):
         create_log("csv")
+
+
+def test_sqlite_warns_once_about_blobs_over_max_blob_size(tmp_path, monkeypatch):
+    import blocks.log.sqlite
+
+    monkeypatch.setattr(blocks.log.sqlite, "_WARNED_LARGE", set())
+    log = SQLiteLog(database=str(tmp_path / "log.sqlite"))
+    log[0]["small"] = np.zeros(4)
+    monkeypatch.setenv("BLOCKS_MAX_BLOB_SIZE", "1000")
+    with pytest.warns(UserWarning, match="large objects stored in the SQLite log: a ndarray "
+                                         "of [0-9]+ bytes .*max_blob_size is 1000"):
+        log[1]["big"] = np.zeros(1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        log[2]["big"] = np.zeros(1000)
+    np.testing.assert_array_equal(log[1]["big"], np.zeros(1000))

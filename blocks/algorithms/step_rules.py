@@ -18,6 +18,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from blocks.roles import ALGORITHM_BUFFER, ALGORITHM_HYPERPARAMETER, add_role
+from blocks.theano_expressions import l2_norm
 from blocks.utils import is_shared_variable, shared_floatx
 
 __all__ = [
@@ -25,19 +26,6 @@ __all__ = [
     "Adam", "AdaGrad", "StepClipping", "VariableClipping", "CompositeRule", "Restrict",
     "RemoveNotFinite", "l2_norm",
 ]
-
-
-def l2_norm(tensors):
-    """The Euclidean norm of all the elements of `tensors` taken together.
-
-    >>> import pytensor.tensor as pt
-    >>> float(l2_norm([pt.as_tensor([3.0]), pt.as_tensor([[4.0]])]).eval())
-    5.0
-    """
-    tensors = list(tensors)
-    if not tensors:
-        return pt.as_tensor_variable(np.asarray(0.0, dtype=pytensor.config.floatX))
-    return pt.sqrt(sum(pt.sqr(tensor).sum() for tensor in tensors))
 
 
 def _hyperparameter(value, name, rule):

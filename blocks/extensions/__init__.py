@@ -12,7 +12,8 @@ its *conditions* holds, as chosen with keyword arguments::
     FinishAfter(after_n_epochs=10)
 
 In this package: :class:`FinishAfter`, :class:`Printing`, :class:`ProgressBar`,
-:class:`Timing`, :class:`Timestamp`; in submodules: ``monitoring``
+:class:`Timing`, :class:`Timestamp`, :class:`CompositeExtension`; in submodules:
+``predicates`` (:class:`~blocks.extensions.predicates.OnLogRecord`), ``monitoring``
 (:class:`~blocks.extensions.monitoring.DataStreamMonitoring`,
 :class:`~blocks.extensions.monitoring.TrainingDataMonitoring`), ``stopping``, ``training``
 and ``saveload``.
@@ -25,7 +26,8 @@ import time
 
 __all__ = [
     "CALLBACK_NAMES", "BOOLEAN_TRIGGERS", "INTEGER_TRIGGERS", "CallbackName", "Predicate",
-    "TrainingExtension", "SimpleExtension", "FinishAfter", "Printing", "ProgressBar",
+    "TrainingExtension", "SimpleExtension", "CompositeExtension", "FinishAfter", "Printing",
+    "ProgressBar",
     "Timing", "Timestamp", "epoch_size", "set_default_trigger",
 ]
 
@@ -250,6 +252,10 @@ class SimpleExtension(TrainingExtension):
     ['after_epoch', 'after_batch']
     """
 
+    #: The boolean and integer trigger arguments, as Blocks lists them on the class.
+    BOOLEAN_TRIGGERS = frozenset(BOOLEAN_TRIGGERS)
+    INTEGER_TRIGGERS = frozenset(INTEGER_TRIGGERS)
+
     def __init__(self, name=None, **kwargs):
         unknown = [key for key in kwargs
                    if key not in BOOLEAN_TRIGGERS and key not in INTEGER_TRIGGERS]
@@ -327,10 +333,24 @@ class SimpleExtension(TrainingExtension):
 
     @staticmethod
     def parse_args(which_callback, args):
-        """Split `args` into the batch (or None) and the remaining arguments."""
+        """Split the arguments of :meth:`do` into those of the main loop and the user's.
+
+        Returns
+        -------
+        from_main_loop : tuple
+            ``(batch,)`` at ``before_batch`` and ``after_batch``, else empty.
+        from_user : tuple
+            The condition's extra `arguments`.
+
+        >>> SimpleExtension.parse_args('after_batch', ({'x': 1}, 'best.tar'))
+        (({'x': 1},), ('best.tar',))
+        >>> SimpleExtension.parse_args('after_epoch', ('best.tar',))
+        ((), ('best.tar',))
+        """
+        args = tuple(args)
         if which_callback in ("before_batch", "after_batch"):
-            return args[0], args[1:]
-        return None, args
+            return args[:1], args[1:]
+        return (), args
 
     def dispatch(self, callback_invoked, *from_main_loop):
         for name, predicate, arguments in self._conditions:
@@ -356,6 +376,65 @@ class FinishAfter(SimpleExtension):
 
     def do(self, which_callback, *args):
         self.main_loop.log.current_row["training_finish_requested"] = True
+
+
+class CompositeExtension(SimpleExtension):
+    """An extension that manages other extensions (its *sub-extensions*).
+
+    The main loop's callbacks go to the composite, which dispatches each one to its own
+    conditions (its :meth:`do`, as for any :class:`SimpleExtension`) and to every
+    sub-extension, in order. Each sub-extension runs on its own conditions; the trigger
+    arguments of the composite only schedule its own :meth:`do`. Setting the composite's
+    ``main_loop`` (as the main loop does) hands it down to the sub-extensions.
+
+    Parameters
+    ----------
+    sub_extensions : iterable of TrainingExtension
+    run_before_children : bool
+        Whether the composite's own conditions are dispatched before those of the
+        sub-extensions (True, the default) or after them.
+    **kwargs
+        Triggers of :class:`SimpleExtension` for the composite's own :meth:`do`, and
+        ``name``.
+
+    Examples
+    --------
+    >>> bundle = CompositeExtension([FinishAfter(after_n_epochs=5),
+    ...                              Printing(after_epoch=True)])
+    >>> [sub.name for sub in bundle.sub_extensions]
+    ['FinishAfter', 'Printing']
+    """
+
+    def __init__(self, sub_extensions, run_before_children=True, **kwargs):
+        self.sub_extensions = list(sub_extensions)
+        for sub in self.sub_extensions:
+            if not isinstance(sub, TrainingExtension) and not hasattr(sub, "dispatch"):
+                raise TypeError(f"CompositeExtension: sub-extensions must be training "
+                                f"extensions; received {sub!r}")
+        self.run_before_children = run_before_children
+        super().__init__(**kwargs)
+
+    @property
+    def main_loop(self):
+        return TrainingExtension.main_loop.fget(self)
+
+    @main_loop.setter
+    def main_loop(self, value):
+        self._main_loop = value
+        # Set during construction too, when the sub-extensions are not stored yet.
+        for sub in getattr(self, "sub_extensions", ()):
+            sub.main_loop = value
+
+    def dispatch(self, callback_invoked, *from_main_loop):
+        if self.run_before_children:
+            super().dispatch(callback_invoked, *from_main_loop)
+        for sub in self.sub_extensions:
+            sub.dispatch(callback_invoked, *from_main_loop)
+        if not self.run_before_children:
+            super().dispatch(callback_invoked, *from_main_loop)
+
+    def do(self, which_callback, *args):
+        """Nothing by default: subclasses add the composite's own work."""
 
 
 def _visible(items):

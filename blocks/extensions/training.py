@@ -5,39 +5,43 @@ import math
 
 import numpy as np
 
-from blocks.extensions import SimpleExtension, set_default_trigger
+from blocks.extensions import SimpleExtension
 from blocks.utils import is_shared_variable
 
 __all__ = ["SharedVariableModifier", "TrackTheBest"]
 
 
 def _count_positional(function):
+    """The number of positional parameters of `function` (those with defaults included)."""
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
         return None
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return sum(1 for p in parameters if p.kind in kinds and p.default is p.empty)
+    return sum(1 for p in parameters if p.kind in kinds)
 
 
 class SharedVariableModifier(SimpleExtension):
-    """Set a shared variable to ``function(iterations_done[, old_value])``, every batch.
+    """Set a shared variable to ``function(iterations_done[, old_value])``.
 
-    For learning-rate schedules and the like.
+    For learning-rate schedules and the like. Runs after every batch, plus whatever
+    triggers are given (``after_batch=False`` to run only on those).
 
     Parameters
     ----------
     parameter : SharedVariable
         The shared variable to modify (e.g. ``step_rule.learning_rate``).
-    function : callable
+    function : callable or None
         ``function(iterations_done)`` or ``function(iterations_done, old_value)``
         returning the new value (cast to the variable's dtype; same shape). Use a
-        picklable function (not a lambda) if the main loop is checkpointed.
+        picklable function (not a lambda) if the main loop is checkpointed. None for a
+        subclass that overrides the method :meth:`function` instead.
     num_args : int, optional
-        1 or 2: how `function` is called; found from its signature by default.
+        1 or 2: how `function` is called; by default the number of its positional
+        parameters.
     **kwargs
-        Triggers of :class:`~blocks.extensions.SimpleExtension` (``after_batch`` when
-        none is given).
+        Triggers of :class:`~blocks.extensions.SimpleExtension`; ``after_batch=True``
+        is added unless ``after_batch`` is given.
 
     Examples
     --------
@@ -45,35 +49,56 @@ class SharedVariableModifier(SimpleExtension):
     >>> learning_rate = shared_floatx(0.1)
     >>> def halve(iterations_done, old_value):
     ...     return old_value / 2
-    >>> decay = SharedVariableModifier(learning_rate, halve, every_n_epochs=10)
+    >>> decay = SharedVariableModifier(learning_rate, halve, after_batch=False,
+    ...                                every_n_epochs=10)
     >>> decay.num_args
     2
     """
 
     def __init__(self, parameter, function, num_args=None, **kwargs):
-        set_default_trigger(kwargs, "after_batch")
+        kwargs.setdefault("after_batch", True)
         super().__init__(**kwargs)
         if not is_shared_variable(parameter):
             raise TypeError(
                 f"SharedVariableModifier: parameter must be a shared variable; received "
                 f"{type(parameter).__name__}"
             )
-        if not callable(function):
+        overridden = type(self).function is not SharedVariableModifier.function
+        if function is None and not overridden:
+            raise TypeError("SharedVariableModifier: function is None and the class does not "
+                            "override the method function()")
+        if function is not None and not callable(function):
             raise TypeError(f"SharedVariableModifier: function must be callable; "
                             f"received {function!r}")
-        if num_args is None:
-            num_args = _count_positional(function)
-        if num_args not in (1, 2):
-            raise ValueError(
-                "SharedVariableModifier: function must take 1 argument (iterations_done) or "
-                f"2 (iterations_done, old_value); found {num_args} (pass num_args=...)"
-            )
+        if num_args not in (None, 1, 2):
+            raise ValueError(f"SharedVariableModifier: num_args must be 1 or 2; received "
+                             f"{num_args!r}")
         self.parameter = parameter
-        self.function = function
-        self.num_args = num_args
+        self._function = function
+        self._num_args = num_args
+        if function is not None:
+            self.num_args  # noqa: B018  (refuse a function of the wrong arity now)
+
+    @property
+    def num_args(self):
+        """How many arguments :meth:`function` takes: 1 or 2."""
+        if self._num_args is None:
+            target = self._function if self._function is not None else self.function
+            count = _count_positional(target)
+            if count not in (1, 2):
+                raise ValueError(
+                    "SharedVariableModifier: function must take 1 argument (iterations_done) "
+                    f"or 2 (iterations_done, old_value); found {count} (pass num_args=...)"
+                )
+            self._num_args = count
+        return self._num_args
+
+    def function(self, *args):
+        """The new value; calls the function given to the constructor."""
+        return self._function(*args)
 
     def do(self, which_callback, *args):
-        iterations_done = self.main_loop.status["iterations_done"]
+        iterations_done = self.main_loop.log.status["iterations_done"]
         old_value = self.parameter.get_value()
         if self.num_args == 1:
             new_value = self.function(iterations_done)
@@ -101,7 +126,7 @@ class TrackTheBest(SimpleExtension):
     When the record is better than all its previous values (strictly, according to
     `choose_best`), its value is stored in ``status['best_' + record_name]`` and
     ``notification_name`` is set to True in the current row (what
-    :class:`~blocks.extensions.stopping.FinishIfNoImprovement` and conditional
+    :class:`~blocks.extensions.stopping.FinishIfNoImprovementAfter` and conditional
     checkpoints watch). Missing and NaN values are ignored.
 
     Parameters
@@ -110,11 +135,11 @@ class TrackTheBest(SimpleExtension):
     notification_name : str, optional
         ``{record_name}_best_so_far`` by default.
     choose_best : callable
-        ``choose_best(a, b)`` returns the better one; ``min`` by default (use ``max``
-        for accuracies).
+        ``choose_best(current, best)`` returns the better of the current value and the
+        best so far; ``min`` by default (use ``max`` for accuracies).
     **kwargs
-        Triggers of :class:`~blocks.extensions.SimpleExtension` (``after_epoch`` when
-        none is given).
+        Triggers of :class:`~blocks.extensions.SimpleExtension`; ``after_epoch=True``
+        is added unless ``after_epoch`` is given.
 
     Examples
     --------
@@ -124,7 +149,7 @@ class TrackTheBest(SimpleExtension):
     """
 
     def __init__(self, record_name, notification_name=None, choose_best=min, **kwargs):
-        set_default_trigger(kwargs, "after_epoch")
+        kwargs.setdefault("after_epoch", True)
         super().__init__(**kwargs)
         if not isinstance(record_name, str):
             raise TypeError(f"TrackTheBest: record_name must be a str; received {record_name!r}")
@@ -139,6 +164,6 @@ class TrackTheBest(SimpleExtension):
         if current is None or _is_nan(current):
             return
         best = log.status.get(self.best_name)
-        if best is None or (current != best and self.choose_best(best, current) == current):
+        if best is None or (current != best and self.choose_best(current, best) == current):
             log.status[self.best_name] = current
             log.current_row[self.notification_name] = True

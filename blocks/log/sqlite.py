@@ -3,6 +3,7 @@
 import os
 import pickle
 import sqlite3
+import warnings
 from collections.abc import Mapping, MutableMapping
 
 import numpy as np
@@ -31,7 +32,20 @@ def _encode(value):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
-    return sqlite3.Binary(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    if len(blob) > config.max_blob_size and type(value) not in _WARNED_LARGE:
+        # Once per type: a record written at every batch would repeat it endlessly.
+        _WARNED_LARGE.add(type(value))
+        warnings.warn(
+            f"large objects stored in the SQLite log: a {type(value).__name__} of "
+            f"{len(blob)} bytes (blocks.config.max_blob_size is {config.max_blob_size}); "
+            f"every row holding one makes the database grow by as much",
+            stacklevel=3,
+        )
+    return sqlite3.Binary(blob)
+
+
+_WARNED_LARGE = set()
 
 
 def _decode(value):

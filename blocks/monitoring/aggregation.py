@@ -24,7 +24,9 @@ import pytensor
 import pytensor.tensor as pt
 
 __all__ = [
-    "AggregationScheme", "Aggregator", "Mean", "TakeLast", "mean", "MonitoredQuantity",
+    "AggregationScheme", "Aggregator", "Mean", "Perplexity", "TakeLast", "Minimum", "Maximum",
+    "Concatenate", "mean", "perplexity", "take_last", "minimum", "maximum", "concatenate",
+    "MonitoredQuantity",
 ]
 
 
@@ -85,7 +87,18 @@ class Aggregator:
 
 
 class AggregationScheme:
-    """How to aggregate a quantity over batches; :meth:`get_aggregator` makes one."""
+    """How to aggregate a quantity over batches; :meth:`get_aggregator` makes one.
+
+    Parameters
+    ----------
+    variable : Variable
+        The quantity computed on one batch. Attach the scheme to it as
+        ``variable.tag.aggregation_scheme`` (or use the functions :func:`mean`,
+        :func:`take_last`, :func:`minimum`... that do it).
+    """
+
+    def __init__(self, variable=None):
+        self.variable = variable
 
     def get_aggregator(self):
         """A new :class:`Aggregator` with its own accumulators."""
@@ -121,6 +134,23 @@ class Mean(AggregationScheme):
         )
 
 
+class Perplexity(Mean):
+    """``exp(-sum(numerators) / sum(denominators))``: the perplexity of a data set.
+
+    Parameters
+    ----------
+    numerator : Variable
+        The total log-likelihood of a batch.
+    denominator : Variable or number
+        The number of examples (or tokens) in it.
+    """
+
+    def get_aggregator(self):
+        aggregator = super().get_aggregator()
+        aggregator.readout_variable = pt.exp(-aggregator.readout_variable)
+        return aggregator
+
+
 class TakeLast(AggregationScheme):
     """The value of the last batch.
 
@@ -128,9 +158,6 @@ class TakeLast(AggregationScheme):
     ----------
     variable : Variable
     """
-
-    def __init__(self, variable):
-        self.variable = variable
 
     def get_aggregator(self):
         variable = pt.as_tensor_variable(self.variable)
@@ -147,15 +174,140 @@ class TakeLast(AggregationScheme):
 class _DataIndependent(AggregationScheme):
     """A quantity that depends on no data (e.g. a parameter norm): read at the end."""
 
-    def __init__(self, variable):
-        self.variable = variable
-
     def get_aggregator(self):
         return Aggregator(self, readout_variable=self.variable)
 
 
+def _batches_storage(variable, name):
+    """An empty shared variable for values of `variable` stacked along a new first axis.
+
+    Its static shape is `variable`'s behind an unknown first axis, so that updates built
+    from `variable` have exactly its type.
+    """
+    static = tuple(variable.type.shape)
+    empty = np.zeros((0,) + tuple(0 if length is None else length for length in static),
+                     dtype=variable.dtype)
+    return pytensor.shared(empty, name=name, shape=(None,) + static)
+
+
+def _stacked(variable, storage):
+    """`variable` with a new first axis of length 1, its static length left unknown."""
+    # Always 1 at run time; written so that no static length 1 is inferred, which the
+    # storage's type (unknown first axis) would refuse in an update.
+    length = pt.maximum(pt.minimum(storage.shape[0], 1), 1)
+    return pt.alloc(variable, length, *variable.shape)
+
+
+def _elementwise_aggregator(scheme, combine):
+    """An aggregator keeping ``combine(kept, value)`` over batches, elementwise.
+
+    The value is kept with a leading axis of length 1, in a shared variable that starts
+    empty (its shape is known from the first batch, and a scalar needs an empty state
+    too). Filling the region of the batch's value that the kept value covers with it
+    gives the batch's value itself at the first batch and the kept value afterwards,
+    with no branch: backends that compute both sides of a branch would fail on the
+    empty array.
+    """
+    variable = pt.as_tensor_variable(scheme.variable)
+    storage = _batches_storage(variable, f"{type(scheme).__name__.lower()}_storage")
+    value = _stacked(variable, storage)
+    region = tuple(slice(0, storage.shape[axis]) for axis in range(storage.ndim))
+    kept = pt.set_subtensor(value[region], storage)
+    return Aggregator(
+        scheme,
+        initialization_updates=[(storage, pt.constant(storage.get_value()))],
+        accumulation_updates=[(storage, combine(kept, value))],
+        readout_variable=storage[0],
+    )
+
+
+class Minimum(AggregationScheme):
+    """The elementwise minimum over batches.
+
+    Parameters
+    ----------
+    variable : Variable
+        The same shape at every batch.
+    """
+
+    _combine = staticmethod(pt.minimum)
+
+    def get_aggregator(self):
+        return _elementwise_aggregator(self, self._combine)
+
+
+class Maximum(Minimum):
+    """The elementwise maximum over batches (see :class:`Minimum`)."""
+
+    _combine = staticmethod(pt.maximum)
+
+
+class Concatenate(AggregationScheme):
+    """The values of all batches, stacked along a new first axis.
+
+    Parameters
+    ----------
+    variable : Variable
+        The same shape at every batch; a scalar gives a vector with one value per
+        batch.
+    """
+
+    def get_aggregator(self):
+        variable = pt.as_tensor_variable(self.variable)
+        storage = _batches_storage(variable, "concatenate_storage")
+        # The empty initial value is reshaped to (0,) + the batch's shape, so that
+        # concatenating to it needs no branch.
+        kept = pt.specify_shape(
+            storage.reshape(pt.concatenate([storage.shape[:1], variable.shape]),
+                            ndim=storage.ndim),
+            storage.type.shape)
+        return Aggregator(
+            self,
+            initialization_updates=[(storage, pt.constant(storage.get_value()))],
+            accumulation_updates=[
+                (storage, pt.concatenate([kept, _stacked(variable, storage)]))],
+            readout_variable=storage,
+        )
+
+
+def _simple_aggregation(scheme, variable):
+    """A copy of `variable` (same name) with ``tag.aggregation_scheme = scheme(copy)``."""
+    copy = variable.copy(name=variable.name)
+    copy.tag.aggregation_scheme = scheme(copy)
+    return copy
+
+
+def take_last(variable):
+    """`variable`, aggregated as its value on the last batch (see :class:`TakeLast`)."""
+    return _simple_aggregation(TakeLast, variable)
+
+
+def minimum(variable):
+    """`variable`, aggregated as its minimum over batches (see :class:`Minimum`).
+
+    >>> import pytensor.tensor as pt
+    >>> x = pt.vector('x')
+    >>> smallest = minimum(x.min().copy(name='smallest'))
+    >>> smallest.name, type(smallest.tag.aggregation_scheme).__name__
+    ('smallest', 'Minimum')
+    """
+    return _simple_aggregation(Minimum, variable)
+
+
+def maximum(variable):
+    """`variable`, aggregated as its maximum over batches (see :class:`Maximum`)."""
+    return _simple_aggregation(Maximum, variable)
+
+
+def concatenate(variable):
+    """`variable`, aggregated as the stack of its values on every batch (:class:`Concatenate`)."""
+    return _simple_aggregation(Concatenate, variable)
+
+
 def mean(numerator, denominator=1.0):
     """``numerator / denominator``, aggregated over batches as an exact mean.
+
+    The result is named after `numerator` (monitoring needs names).
 
     Parameters
     ----------
@@ -169,9 +321,38 @@ def mean(numerator, denominator=1.0):
     Variable
         The per-batch ratio, with ``tag.aggregation_scheme = Mean(numerator,
         denominator)``: aggregated, it is ``sum(numerators) / sum(denominators)``.
+
+    >>> import pytensor.tensor as pt
+    >>> errors = pt.vector('errors')
+    >>> total = errors.sum()
+    >>> total.name = 'error_rate'
+    >>> mean(total, errors.shape[0]).name
+    'error_rate'
     """
     variable = numerator / denominator
     variable.tag.aggregation_scheme = Mean(numerator, denominator)
+    variable.name = getattr(numerator, "name", None)
+    return variable
+
+
+def perplexity(log_likelihood, n_examples):
+    """``exp(-log_likelihood / n_examples)``, aggregated over batches as a perplexity.
+
+    Parameters
+    ----------
+    log_likelihood : Variable
+        The total log-likelihood of a batch.
+    n_examples : Variable or number
+
+    Returns
+    -------
+    Variable
+        Named ``perplexity``, with ``tag.aggregation_scheme = Perplexity(log_likelihood,
+        n_examples)``.
+    """
+    variable = pt.exp(-log_likelihood / n_examples)
+    variable.tag.aggregation_scheme = Perplexity(log_likelihood, n_examples)
+    variable.name = "perplexity"
     return variable
 
 

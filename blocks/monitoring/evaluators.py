@@ -21,12 +21,13 @@ def _check_names(owner, variables):
     unnamed = [variable for variable, name in zip(variables, names) if not name]
     if unnamed:
         raise ValueError(
-            f"{owner}: every monitored quantity needs a name (it becomes the log record); "
+            f"{owner}: monitored quantities must have names (each becomes a log record); "
             f"unnamed: {unnamed}"
         )
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        raise ValueError(f"{owner}: several monitored quantities are named {duplicates}")
+        raise ValueError(f"{owner}: monitored quantities should have unique names; "
+                         f"duplicates: {', '.join(duplicates)}")
     return names
 
 

@@ -10,10 +10,11 @@ Layers, from the top::
     PyTensor         graphs, rewrites, and the backends that compile them (Numba, JAX)
 
 Bricks import ops, never the other way round; an op module never imports its backend
-modules. Importing :mod:`blocks` imports this package, which registers the rewrites and
-arranges for every family's backend module to be imported as soon as PyTensor loads
-that backend (see :mod:`blocks.ops.backends`), so neither Numba nor JAX is imported
-before a function is compiled for it.
+modules. Importing :mod:`blocks.graph` (as every brick, algorithm and evaluator does)
+imports this package, which registers the rewrites and arranges for every family's
+backend module to be imported as soon as PyTensor loads that backend (see
+:mod:`blocks.ops.backends`), so neither Numba nor JAX is imported before a function is
+compiled for it. ``import blocks`` alone imports neither this package nor PyTensor.
 """
 
 from blocks.ops import rewrites

@@ -1,8 +1,9 @@
 """Graph rewrites that make compiled training steps fast, registered with PyTensor.
 
-Importing :mod:`blocks` imports this module, which registers the rewrites in PyTensor's
-rewrite database (``pytensor.compile.optdb``) under the ``numba`` tag, so they apply to
-every function compiled with the Numba linker (PyTensor's default mode) and to no other:
+Importing :mod:`blocks.ops` (as :mod:`blocks.graph`, which every brick imports, does)
+imports this module, which registers the rewrites in PyTensor's rewrite database
+(``pytensor.compile.optdb``) under the ``numba`` tag, so they apply to every function
+compiled with the Numba linker (PyTensor's default mode) and to no other:
 
 ``blocks_inline_softmax`` (before elementwise fusion)
     ``Softmax`` and ``LogSoftmax`` nodes (``OpFromGraph`` nodes, kept so that PyTensor's

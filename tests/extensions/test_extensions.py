@@ -129,8 +129,13 @@ def test_simple_extension_errors():
 
 
 def test_parse_args():
-    assert SimpleExtension.parse_args("after_batch", ({"x": 1}, "a")) == ({"x": 1}, ("a",))
-    assert SimpleExtension.parse_args("after_epoch", ("a",)) == (None, ("a",))
+    # As in Blocks: the main loop's arguments as a tuple, then the user's.
+    assert SimpleExtension.parse_args("after_batch", ({"x": 1}, "a")) == (({"x": 1},), ("a",))
+    assert SimpleExtension.parse_args("before_batch", ({"x": 1},)) == (({"x": 1},), ())
+    assert SimpleExtension.parse_args("after_epoch", ("a",)) == ((), ("a",))
+    assert SimpleExtension.BOOLEAN_TRIGGERS >= {"after_epoch", "before_first_epoch"}
+    assert SimpleExtension.INTEGER_TRIGGERS == {"every_n_epochs", "every_n_batches",
+                                                "after_n_epochs", "after_n_batches"}
 
 
 # Printing, Timestamp, Timing
@@ -290,8 +295,14 @@ def schedule(iterations_done):
 
 def test_shared_variable_modifier():
     learning_rate = shared_floatx(1.0)
-    run([SharedVariableModifier(learning_rate, halve, every_n_epochs=1)], epochs=3)
+    run([SharedVariableModifier(learning_rate, halve, after_batch=False, every_n_epochs=1)],
+        epochs=3)
     assert learning_rate.get_value() == 1.0 / 8
+    # As in Blocks, after_batch stays on unless switched off: 3 epochs of 3 batches
+    # halve 9 times after the batches and 3 times after the epochs.
+    learning_rate = shared_floatx(1.0)
+    run([SharedVariableModifier(learning_rate, halve, every_n_epochs=1)], epochs=3)
+    assert learning_rate.get_value() == 0.5 ** 12
     rate = shared_floatx(1.0)
     modifier = SharedVariableModifier(rate, schedule)
     assert modifier.num_args == 1

@@ -168,7 +168,7 @@ def test_suffix_and_errors():
     _, cost, _ = graph()
     monitoring = DataStreamMonitoring([cost], stream(), prefix="valid", suffix="avg")
     assert monitoring.record_name(cost) == "valid_cost_avg"
-    with pytest.raises(ValueError, match="needs a name"):
+    with pytest.raises(ValueError, match="must have names"):
         TrainingDataMonitoring([cost * 2], after_batch=True)
     with pytest.raises(TypeError, match="unknown keyword"):
         TrainingDataMonitoring([cost], after_every_other_batch=True)

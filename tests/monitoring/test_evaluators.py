@@ -119,9 +119,9 @@ def test_updates_and_pickling():
 
 
 def test_evaluator_errors():
-    with pytest.raises(ValueError, match="needs a name"):
+    with pytest.raises(ValueError, match="must have names"):
         DatasetEvaluator([x.sum()])
-    with pytest.raises(ValueError, match="several monitored quantities are named \\['a'\\]"):
+    with pytest.raises(ValueError, match="should have unique names; duplicates: a"):
         DatasetEvaluator([named(x.sum(), "a"), named(x.mean(), "a")])
     with pytest.raises(TypeError, match="symbolic variables or MonitoredQuantity"):
         DatasetEvaluator([3.0])
@@ -133,7 +133,7 @@ def test_evaluator_errors():
     with pytest.raises(ValueError, match="gave no batch"):
         evaluator.evaluate([])
     unnamed_input = pt.matrix()
-    with pytest.raises(ValueError, match="needs a name"):
+    with pytest.raises(ValueError, match="must have names"):
         DatasetEvaluator([named(unnamed_input.sum(), "s")]).evaluate([{"x": X}])
 
 

@@ -9,7 +9,7 @@ from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import Dot
 from pytensor.tensor.special import LogSoftmax, Softmax
 
-import blocks  # noqa: F401  (registers the rewrites)
+import blocks.ops  # noqa: F401  (registers the rewrites)
 from blocks.ops.blas.op import BlasDot, BlasGemm
 
 # The Numba mode's rewrites with Python implementations: checks graphs without compiling.
