@@ -46,7 +46,6 @@ after unpickling (:class:`~blocks.algorithms.GradientDescent` recompiles its fun
 its first batch).
 """
 
-import contextlib
 import inspect
 import logging
 import signal
@@ -103,6 +102,7 @@ class MainLoop:
         Backend of the new log: ``'python'`` (in memory) or ``'sqlite'``;
         ``blocks.config.log_backend`` by default. Not allowed with `log`.
     extensions : list of :class:`~blocks.extensions.TrainingExtension`, optional
+        ``None`` entries are left out.
 
     Attributes
     ----------
@@ -112,6 +112,9 @@ class MainLoop:
         ``epoch_interrupt_received``, ``training_finished``, ``training_interrupted``...
     epoch_iterator : iterator or None
         The iterator of the current epoch.
+    profile : :class:`~blocks.utils.profile.Profile`
+        Seconds spent initializing the algorithm, reading data and training (see
+        :mod:`blocks.utils.profile`); :class:`~blocks.extensions.Timing` reports them.
 
     Examples
     --------
@@ -147,7 +150,9 @@ class MainLoop:
         self.data_stream = data_stream
         self.model = model
         self.log = log
-        self.extensions = list(extensions or [])
+        # Blocks scripts build the list with conditionals (``[..., Checkpoint(...) if
+        # save else None]``): None entries are skipped.
+        self.extensions = [extension for extension in extensions or [] if extension is not None]
         for extension in self.extensions:
             if not callable(getattr(extension, "dispatch", None)):
                 raise TypeError(
@@ -156,6 +161,7 @@ class MainLoop:
                 )
             extension.main_loop = self
         self.epoch_iterator = None
+        self.profile = Profile()
         self._original_handlers = None
         self._interrupted = False
         self._batches_this_epoch = 0
@@ -192,6 +198,11 @@ class MainLoop:
             )
         return found[0]
 
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        # Main loops pickled before the profile existed.
+        self.__dict__.setdefault("profile", Profile())
+
     def __getstate__(self):
         state = self.__dict__.copy()
         # Generators do not pickle: a resumed run restarts their epoch (see "Resumption").
@@ -211,12 +222,12 @@ class MainLoop:
         for extension in self.extensions:
             extension.main_loop = self
         self._interrupted = False
-        self._profiling = config.profile
-        if self._profiling:
-            if getattr(self, "profile", None) is None:
-                self.profile = Profile()
-            # A main loop pickled during a run holds the sections open at that time.
-            self.profile.current = []
+        # As in Blocks the sections are always timed (Timing reports them); the
+        # `profile` setting only prints the report at the end.
+        if getattr(self, "profile", None) is None:
+            self.profile = Profile()
+        # A main loop pickled during a run holds the sections open at that time.
+        self.profile.current = []
         self._install_signal_handlers()
         try:
             with self._timer("training"):
@@ -228,7 +239,7 @@ class MainLoop:
             raise
         finally:
             self._restore_signal_handlers()
-        if self._profiling:
+        if config.profile:
             self.profile.report()
 
     def _train(self):
@@ -244,10 +255,8 @@ class MainLoop:
             self._run_extensions("after_training")
 
     def _timer(self, section):
-        """Times `section` in :attr:`profile` while ``config.profile`` is on."""
-        if getattr(self, "_profiling", False):
-            return Timer(section, self.profile)
-        return contextlib.nullcontext()
+        """Times `section` in :attr:`profile`."""
+        return Timer(section, self.profile)
 
     def _start(self):
         if hasattr(self.algorithm, "axis_labels") and self.algorithm.axis_labels is None:
@@ -257,7 +266,8 @@ class MainLoop:
         resumed = self.status["training_started"]
         if not resumed:
             self._run_extensions("before_training")
-            self.algorithm.initialize()
+            with Timer("initialization", self.profile):
+                self.algorithm.initialize()
             self.status["training_started"] = True
         # Not "else": a before_training extension (Load) may have restored a trained state.
         if resumed or self.status["iterations_done"] > 0:

@@ -249,7 +249,8 @@ class Selector:
         Raises
         ------
         ValueError
-            If two different parameters get the same path (siblings with the same name).
+            If two parameters get the same path (siblings with the same name, or a brick
+            selected twice), as Blocks refused them.
         """
         if isinstance(parameter_name, Path):
             parameter_name = parameter_name.parameter_name
@@ -263,10 +264,13 @@ class Selector:
                 if parameter_name is not None and parameter.name != parameter_name:
                     continue
                 key = str(path + Path([Path.ParameterName(parameter.name)]))
-                if key in result and result[key] is not parameter:
+                if key in result:
+                    what = ("the same parameter is reached twice" if result[key] is parameter
+                            else "two different parameters are")
                     raise ValueError(
-                        f"Selector.get_parameters: two different parameters are named "
-                        f"{key!r}; give the bricks (or parameters) unique names"
+                        f"Selector.get_parameters: Name collision encountered while "
+                        f"retrieving parameters: {what} at the path {key!r}; give the bricks "
+                        f"(or parameters) unique names"
                     )
                 result[key] = parameter
             for child in brick.children:

@@ -382,4 +382,4 @@ def test_sqlite_backend(tmp_path, capsys):
     assert main_loop.log[4]["training_finish_requested"] is True
     loaded = pickle.loads(pickle.dumps(main_loop))
     assert loaded.log[4]["training_finished"] is True
-    assert "\ttraining_finish_requested: True" in capsys.readouterr().out
+    assert "\t training_finish_requested: True" in capsys.readouterr().out

@@ -176,7 +176,7 @@ def test_get_parameters_name_collision():
 
     brick = TwoWeights()
     brick.allocate()
-    with pytest.raises(ValueError, match="two different parameters are named '/twoweights.W'"):
+    with pytest.raises(ValueError, match="Name collision.*two different parameters are at the path '/twoweights.W'"):
         Selector([brick]).get_parameters()
 
 

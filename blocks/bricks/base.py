@@ -17,7 +17,7 @@ from pytensor.graph.basic import Variable
 
 from blocks.graph.annotations import Annotation, add_annotation
 from blocks.roles import INPUT, OUTPUT, PARAMETER, ParameterRole, add_role
-from blocks.utils import pack, shared_floatx_nans, unpack
+from blocks.utils import pack, repr_attrs, shared_floatx_nans, unpack
 
 __all__ = [
     "Application", "ApplicationCall", "BoundApplication", "Brick", "application", "describe",
@@ -90,14 +90,19 @@ class Application:
         self.owner_class = None
         signature = inspect.signature(application_function)
         parameters = list(signature.parameters.values())[1:]
+        # ``application_call`` and ``application`` are handed in by the call itself, so
+        # the caller's positional arguments name the other arguments.
         self._argument_names = [
             p.name for p in parameters
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.name not in ("application_call", "application")
         ]
         self._varargs_name = next(
             (p.name for p in parameters if p.kind == p.VAR_POSITIONAL), None
         )
         self._takes_call = "application_call" in signature.parameters
+        self._takes_application = "application" in signature.parameters
+        self._takes_any_keyword = any(p.kind == p.VAR_KEYWORD for p in parameters)
 
     @property
     def name(self):
@@ -118,6 +123,40 @@ class Application:
 
     def __reduce__(self):
         return (getattr, (self.owner_class, self.application_name))
+
+    def __call__(self, brick, *args, **kwargs):
+        """``Linear.apply(linear, x)``: the same as ``linear.apply(x)``."""
+        if not isinstance(brick, Brick):
+            raise TypeError(
+                f"application {self.application_name!r} called on the class: expected a "
+                f"brick as first argument, got {type(brick).__name__}"
+            )
+        return self.__get__(brick, type(brick))(*args, **kwargs)
+
+    @property
+    def inputs(self):
+        """The declared inputs; setting them checks they are arguments of the method."""
+        try:
+            return self.__dict__["inputs"]
+        except KeyError:
+            raise AttributeError(
+                f"application {self.application_name!r} declares no inputs") from None
+
+    @inputs.setter
+    def inputs(self, inputs):
+        self.__dict__["inputs"] = self._checked_inputs(inputs)
+
+    def _checked_inputs(self, inputs):
+        if self._takes_any_keyword:
+            return inputs
+        known = self._argument_names + [self._varargs_name]
+        unexpected = [name for name in inputs if name not in known]
+        if unexpected:
+            raise ValueError(
+                f"Unexpected inputs {unexpected} for application {self.application_name!r}: "
+                f"its arguments are {self._argument_names}"
+            )
+        return inputs
 
     def property(self, name):
         """Decorate a method computing attribute `name` of this application per brick.
@@ -174,18 +213,21 @@ class Application:
         ``{brick}_{application}_{argument}`` that carries the INPUT or OUTPUT role and is
         annotated with the brick and the :class:`ApplicationCall`.
 
-        Keyword arguments ``return_list`` and ``return_dict`` change the return value to
-        a list of outputs or an ordered dict from output names to outputs. A keyword
+        Keyword arguments ``return_list`` and ``return_dict`` (or Blocks' names for them,
+        ``as_list`` and ``as_dict``) change the return value to a list of outputs or an
+        ordered dict from output names to outputs. A keyword
         argument ``call_id`` is stored in the call's ``metadata['call_id']``, so that the
         variables of one call can be told apart from those of another call of the same
         application (see :class:`~blocks.filter.VariableFilter`).
         """
         brick = bound_application.brick
-        return_list = kwargs.pop("return_list", False)
-        return_dict = kwargs.pop("return_dict", False)
+        return_list = any([kwargs.pop("return_list", False), kwargs.pop("as_list", False)])
+        return_dict = any([kwargs.pop("return_dict", False), kwargs.pop("as_dict", False)])
         call_id = kwargs.pop("call_id", None)
         if return_list and return_dict:
-            raise ValueError("give at most one of return_list and return_dict")
+            raise ValueError(
+                f"{describe(brick)}: {self.application_name}() takes at most one of "
+                f"return_list and return_dict (as_list and as_dict in Blocks)")
 
         if not brick.allocated:
             brick.allocate()
@@ -195,6 +237,8 @@ class Application:
             call.metadata["call_id"] = call_id
         if self._takes_call:
             kwargs["application_call"] = call
+        if self._takes_application:
+            kwargs["application"] = bound_application
 
         def copy_and_tag(variable, role, name):
             copy = variable.copy()
@@ -651,7 +695,22 @@ class Brick(Annotation):
         self._parameters = Parameters(self, value)
 
     def __repr__(self):
-        return f"<{describe(self)}>"
+        return repr_attrs(self, "name")
+
+    @property
+    def allocation_args(self):
+        """The names of the configuration needed to allocate (Blocks' attribute).
+
+        >>> from blocks.bricks import Linear
+        >>> Linear().allocation_args
+        ['input_dim', 'output_dim']
+        """
+        return self._lazy_arguments("_lazy_allocation")
+
+    @property
+    def initialization_args(self):
+        """The names of the configuration needed to initialize (Blocks' attribute)."""
+        return self._lazy_arguments("_lazy_initialization")
 
     def __getstate__(self):
         state = self.__dict__.copy()

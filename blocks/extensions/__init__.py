@@ -445,16 +445,18 @@ class Printing(SimpleExtension):
     """Print the training status and the records of the current log row to stdout.
 
     By default it prints before the first epoch, after every epoch, after training, on
-    resumption and on interrupt. Entries whose name starts with ``_`` are not shown.
+    resumption and on interrupt, in Blocks' layout: a heading between two lines of 79
+    dashes, then the status and the records, sorted by name, one ``\t name: value`` a
+    line. Entries whose name starts with ``_`` are not shown; on interrupt only the
+    heading is printed.
     """
 
     _HEADINGS = {
-        "before_epoch": "BEFORE FIRST EPOCH",
         "after_epoch": "AFTER ANOTHER EPOCH",
         "after_batch": "AFTER ANOTHER BATCH",
-        "after_training": "TRAINING HAS BEEN FINISHED",
+        "after_training": "TRAINING HAS BEEN FINISHED:",
         "on_interrupt": "TRAINING HAS BEEN INTERRUPTED",
-        "on_resumption": "TRAINING IS RESUMED",
+        "on_resumption": "TRAINING HAS BEEN RESUMED",
         "before_training": "BEFORE TRAINING",
         "on_error": "AN ERROR OCCURRED",
     }
@@ -465,14 +467,25 @@ class Printing(SimpleExtension):
             kwargs.setdefault(trigger, True)
         super().__init__(**kwargs)
 
+    @staticmethod
+    def _lines(entries):
+        return [f"\t {key}: {value}" for key, value in sorted(
+            _visible(entries.items()), key=lambda item: str(item[0]))]
+
     def do(self, which_callback, *args):
         log = self.main_loop.log
-        lines = ["", "-" * 60, self._HEADINGS.get(str(which_callback), str(which_callback).upper()),
-                 "-" * 60, "Training status:"]
-        lines += [f"\t{key}: {value}" for key, value in _visible(log.status.items())]
-        lines.append(f"Log records from the iteration {log.status['iterations_done']}:")
-        lines += [f"\t{key}: {value}" for key, value in _visible(log.current_row.items())]
-        print("\n".join(lines), flush=True)
+        if which_callback == "before_epoch":
+            heading = ("BEFORE FIRST EPOCH" if log.status["epochs_done"] == 0
+                       else "BEFORE ANOTHER EPOCH")
+        else:
+            heading = self._HEADINGS.get(str(which_callback), str(which_callback).upper())
+        lines = ["", "-" * 79, heading, "-" * 79]
+        if which_callback != "on_interrupt":
+            lines.append("Training status:")
+            lines += self._lines(log.status)
+            lines.append(f"Log records from the iteration {log.status['iterations_done']}:")
+            lines += self._lines(log.current_row)
+        print("\n".join(lines) + "\n", flush=True)
 
 
 def _scheme_size(scheme):
@@ -599,65 +612,79 @@ class ProgressBar(TrainingExtension):
 
 
 class Timing(SimpleExtension):
-    """Record how long training takes, split into reading data and training.
+    """Record how long training takes: reading data, training, initializing.
 
-    Reading data is the time from the end of one batch (or the start of the epoch) to
-    the ``before_batch`` callback of the next; training is the time from
-    ``before_batch`` to ``after_batch`` (the algorithm and the batch callbacks). Times
-    are measured at every batch; records are written to the current row when a
-    condition holds (after every epoch when no trigger is given):
+    The main loop times its own sections (see :mod:`blocks.utils.profile`): reading a
+    batch from the data stream, the algorithm's ``process_batch``, and the algorithm's
+    ``initialize``. Only those are counted: what other extensions do (compiling a
+    monitor before the first epoch, printing...) is in neither. This extension copies
+    them to the log when one of its conditions holds (before the first epoch and after
+    every epoch by default):
 
-    ``{prefix}time_read_data_this_epoch``, ``{prefix}time_train_this_epoch``,
-    ``{prefix}time_read_data_total``, ``{prefix}time_train_total`` and, when written at
-    ``after_batch``, ``{prefix}time_read_data_this_batch`` and
-    ``{prefix}time_train_this_batch``; seconds.
+    - before the first epoch, ``{prefix}_time_initialization``;
+    - ``{prefix}_time_read_data_this_epoch``, ``{prefix}_time_train_this_epoch`` and
+      ``{prefix}_time_read_data_total``, ``{prefix}_time_train_total`` after an epoch;
+    - ``{prefix}_time_read_data_this_batch``, ``{prefix}_time_train_this_batch`` (and
+      the totals) after a batch.
+
+    Seconds. The ``this_epoch``/``this_batch`` values are averages over the epochs
+    (batches) since the last record, as in Blocks, so ``every_n_batches=10`` gives the
+    mean time per batch. With no prefix the names have none (``time_train_total``).
 
     Parameters
     ----------
     prefix : str
+        Prepended with an underscore, as in Blocks.
     **kwargs
         Triggers of :class:`SimpleExtension`.
+
+    Examples
+    --------
+    >>> Timing(prefix='valid').prefix
+    'valid_'
     """
 
+    _SECTIONS = {"read_data": ("training", "epoch", "read_data"),
+                 "train": ("training", "epoch", "train")}
+
     def __init__(self, prefix="", **kwargs):
-        set_default_trigger(kwargs, "after_epoch")
+        kwargs.setdefault("before_first_epoch", True)
+        kwargs.setdefault("after_epoch", True)
         super().__init__(**kwargs)
-        self.prefix = prefix
-        self._totals = {"read_data": 0.0, "train": 0.0}
-        self._epoch = {"read_data": 0.0, "train": 0.0}
-        self._batch = {"read_data": 0.0, "train": 0.0}
-        self._mark = None
-
-    def dispatch(self, callback_invoked, *from_main_loop):
-        now = time.perf_counter()
-        if callback_invoked in ("before_training", "on_resumption", "before_epoch"):
-            if callback_invoked == "before_epoch":
-                self._epoch = {"read_data": 0.0, "train": 0.0}
-            self._mark = now
-        elif callback_invoked == "before_batch":
-            self._account("read_data", now)
-        elif callback_invoked == "after_batch":
-            self._account("train", now)
-        super().dispatch(callback_invoked, *from_main_loop)
-
-    def _account(self, kind, now):
-        elapsed = now - self._mark if self._mark is not None else 0.0
-        self._mark = now
-        self._batch[kind] = elapsed
-        self._epoch[kind] += elapsed
-        self._totals[kind] += elapsed
+        self.prefix = prefix + "_" if prefix else ""
+        # Per level: the counter value and the section totals at the last record.
+        self._last = {"batch": (0, {}), "epoch": (0, {})}
 
     def do(self, which_callback, *args):
         row = self.main_loop.log.current_row
-        for kind in ("read_data", "train"):
-            row[f"{self.prefix}time_{kind}_this_epoch"] = self._epoch[kind]
-            row[f"{self.prefix}time_{kind}_total"] = self._totals[kind]
-            if which_callback == "after_batch":
-                row[f"{self.prefix}time_{kind}_this_batch"] = self._batch[kind]
+        total = self.main_loop.profile.total
+        if which_callback == "before_epoch":
+            row[f"{self.prefix}time_initialization"] = total[("initialization",)]
+            return
+        level, counter = {"after_batch": ("batch", "iterations_done"),
+                          "after_epoch": ("epoch", "epochs_done")}.get(
+                              str(which_callback), (None, None))
+        if level is None:
+            raise ValueError(
+                f"Timing: records are written before the first epoch, after a batch or "
+                f"after an epoch, not at {which_callback!r}")
+        done = self.main_loop.log.status[counter]
+        last_done, last_totals = self._last[level]
+        if done == last_done:
+            return
+        now = {action: total[section] for action, section in self._SECTIONS.items()}
+        for action, seconds in now.items():
+            row[f"{self.prefix}time_{action}_this_{level}"] = (
+                (seconds - last_totals.get(action, 0.0)) / (done - last_done))
+            row[f"{self.prefix}time_{action}_total"] = seconds
+        self._last[level] = (done, now)
 
 
 class Timestamp(SimpleExtension):
-    """Record the wall-clock time (ISO 8601) in the log (after every epoch by default).
+    """Record the wall-clock time (ISO 8601) in the log.
+
+    As in Blocks, it records before training, after every epoch, after training, on
+    errors, on interrupts and on resumption unless those triggers are set to False.
 
     Parameters
     ----------
@@ -670,9 +697,13 @@ class Timestamp(SimpleExtension):
     """
 
     DEFAULT_LOG_RECORD = "timestamp"
+    #: The triggers on by default (each can be turned off with ``trigger=False``).
+    DEFAULT_TRIGGERS = ("before_training", "after_epoch", "on_error", "on_interrupt",
+                        "on_resumption", "after_training")
 
     def __init__(self, log_record=DEFAULT_LOG_RECORD, separator=" ", **kwargs):
-        set_default_trigger(kwargs, "after_epoch")
+        for trigger in self.DEFAULT_TRIGGERS:
+            kwargs.setdefault(trigger, True)
         super().__init__(**kwargs)
         self.log_record = log_record
         self.separator = separator

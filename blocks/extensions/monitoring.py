@@ -12,18 +12,26 @@ __all__ = ["MonitoringExtension", "DataStreamMonitoring", "TrainingDataMonitorin
 logger = logging.getLogger(__name__)
 
 
+#: The separator of the parts of a record name, ``{prefix}_{name}_{suffix}``.
+SEPARATOR = "_"
+
+
 class MonitoringExtension(SimpleExtension):
     """The base of monitoring extensions: names records and writes them to the log.
 
     Parameters
     ----------
     prefix : str, optional
-        Record names are ``{prefix}_{name}`` (e.g. ``valid_cost``).
+        Record names are ``{prefix}_{name}`` (e.g. ``valid_cost``); the separator is
+        :attr:`SEPARATOR`.
     suffix : str, optional
         Appended as ``{name}_{suffix}``.
     **kwargs
         Triggers of :class:`~blocks.extensions.SimpleExtension`.
     """
+
+    #: Joins the prefix, the variable name and the suffix of a record name.
+    SEPARATOR = SEPARATOR
 
     def __init__(self, prefix=None, suffix=None, **kwargs):
         super().__init__(**kwargs)
@@ -31,7 +39,13 @@ class MonitoringExtension(SimpleExtension):
         self.suffix = suffix
 
     def _record_name(self, name):
-        return "_".join(part for part in (self.prefix, name, self.suffix) if part)
+        if not isinstance(name, str):
+            raise ValueError(
+                f"{type(self).__name__}: a record name must be a string, got {name!r} "
+                f"(give the monitored variable a name)")
+        # As in Blocks, only a prefix or suffix of None is left out ('' is kept).
+        return self.SEPARATOR.join(
+            part for part in (self.prefix, name, self.suffix) if part is not None)
 
     def record_name(self, variable):
         """The log record of `variable` (a named variable or monitored quantity)."""

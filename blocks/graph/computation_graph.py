@@ -1,5 +1,6 @@
 """The annotated computation graph: query the variables of a model, transform, compile."""
 
+import warnings
 from collections import OrderedDict
 from itertools import chain
 
@@ -39,6 +40,19 @@ class ComputationGraph:
         calls whose variables appear in the graph.
     updates : OrderedDict
         The updates collected from those annotations.
+    scans : list of Scan
+        The ``Scan`` ops of the graph: the loops of recurrent bricks built with
+        ``fused = False``. :class:`~blocks.bricks.recurrent.SimpleRecurrent`,
+        :class:`~blocks.bricks.recurrent.LSTM`, :class:`~blocks.bricks.recurrent.GRU` and
+        :class:`~blocks.bricks.attention.AttentionRecurrent` run their whole loop as one
+        fused node by default, which is not a scan; to reach their step graph (and
+        :attr:`scan_variables`), set ``brick.fused = False`` before applying the brick
+        (the step graph is then also kept in the call's ``inner_inputs`` and
+        ``inner_outputs``, see :func:`~blocks.bricks.recurrent.recurrent`).
+    scan_variables : list of Variable
+        The variables of the inner graphs of :attr:`scans`.
+
+    A graph iterates over its :attr:`variables`, as Blocks' did.
 
     Examples
     --------
@@ -103,6 +117,9 @@ class ComputationGraph:
         self.variables = variables
         self.updates = updates
 
+    def __iter__(self):
+        return iter(self.variables)
+
     @property
     def inputs(self):
         """The free symbolic inputs (neither shared variables nor constants)."""
@@ -151,13 +168,32 @@ class ComputationGraph:
         ----------
         replacements : dict or list of pairs
             Variable to replace, mapped to its replacement. A replacement may depend on
-            the variable it replaces (``{x: 2 * x}``); replacements are applied one at a
-            time, so later ones also apply inside earlier replacements.
+            the variable it replaces (``{x: 2 * x}``). Replacements are applied one at a
+            time in the topological order of the replaced variables, and each one also
+            applies inside the replacements still to come, so ``{y: x * 2, z: y * 3}``
+            turns ``z`` into ``x * 2 * 3``.
 
         Returns
         -------
         ComputationGraph
             The original graph is left untouched.
+
+        Warns
+        -----
+        UserWarning
+            As Blocks did, when a replaced variable is not part of the graph (it is then
+            ignored) or is an auxiliary variable.
+
+        Examples
+        --------
+        >>> import pytensor.tensor as pt
+        >>> x = pt.scalar('x')
+        >>> y = x + 2
+        >>> z = y + 3
+        >>> cg = ComputationGraph([z + 5])
+        >>> new = cg.replace({y: x * 2, z: y * 3})
+        >>> float(new.outputs[0].eval({x: 3.0}))
+        23.0
         """
         replacements = list(OrderedDict(replacements).items())
         for old, new in replacements:
@@ -172,6 +208,7 @@ class ComputationGraph:
                     f"ComputationGraph.replace: {old} has {old_ndim} dimensions but its "
                     f"replacement has {new_ndim}"
                 )
+        replacements = self._in_topological_order(OrderedDict(replacements))
         outputs = list(self.outputs)
         keys = [old for old, _ in replacements]
         values = [new for _, new in replacements]
@@ -182,6 +219,23 @@ class ComputationGraph:
             keys = cloned[len(outputs):len(outputs) + len(keys)]
             values = cloned[len(outputs) + len(keys):]
         return ComputationGraph(outputs)
+
+    def _in_topological_order(self, replacements):
+        """The pairs of `replacements` whose variable is in the graph, in graph order."""
+        ordered = []
+        for variable in self.variables:
+            if variable in replacements:
+                if has_roles(variable, [AUXILIARY]):
+                    warnings.warn(
+                        f"ComputationGraph.replace was asked to replace a variable "
+                        f"({variable}) that is an auxiliary variable", stacklevel=3)
+                ordered.append((variable, replacements.pop(variable)))
+        if replacements:
+            warnings.warn(
+                f"ComputationGraph.replace was asked to replace variable(s) "
+                f"({', '.join(str(v) for v in replacements)}) that are not a part of the "
+                f"computational graph; they are ignored", stacklevel=3)
+        return ordered
 
     def get_function(self, additional_updates=None, **kwargs):
         """Compile a function from the inputs to the outputs, applying the updates.

@@ -124,14 +124,16 @@ def dict_subset(dict_, keys, pop=False, must_have=True):
 
 
 def repr_attrs(instance, *attrs):
-    """``<module.Class object at 0x...: attr=value, ...>``, for readable ``__repr__``.
+    """``<module.Class object at 0x...: attr=value, ...>``: the reprs Blocks printed.
+
+    Values are shown with ``str`` as Blocks did, so a brick reads ``name=linear``.
 
     >>> class Point:
     ...     x = 1
     >>> repr_attrs(Point(), 'x')  # doctest: +ELLIPSIS
     '<blocks.utils.utils.Point object at 0x...: x=1>'
     """
-    values = ", ".join(f"{attr}={getattr(instance, attr, None)!r}" for attr in attrs)
+    values = ", ".join(f"{attr}={getattr(instance, attr, None)}" for attr in attrs)
     return f"<{type(instance).__module__}.{type(instance).__name__} object at {id(instance):#x}" + (
         f": {values}>" if values else ">"
     )

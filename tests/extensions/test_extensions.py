@@ -145,12 +145,14 @@ def test_printing(capsys):
     out = capsys.readouterr().out
     for heading in ("BEFORE FIRST EPOCH", "AFTER ANOTHER EPOCH", "TRAINING HAS BEEN FINISHED"):
         assert heading in out
-    assert "\titerations_done: 3" in out and "training_finish_requested: True" in out
+    assert "\t iterations_done: 3" in out and "training_finish_requested: True" in out
+    assert "-" * 79 + "\nBEFORE FIRST EPOCH\n" + "-" * 79 in out
+    assert "TRAINING HAS BEEN FINISHED:" in out
     assert "_epoch_ends" not in out  # private entries are hidden
     main_loop.status["batch_interrupt_received"] = True
     main_loop.find_extension("FinishAfter").set_conditions(after_n_epochs=3)
     main_loop.run()
-    assert "TRAINING IS RESUMED" in capsys.readouterr().out
+    assert "TRAINING HAS BEEN RESUMED" in capsys.readouterr().out
 
 
 def test_timestamp():
@@ -170,7 +172,7 @@ class Sleepy(Algorithm):
 
 def test_timing():
     main_loop = MainLoop(Sleepy(), stream(), extensions=[
-        Timing(), Timing(prefix="b_", every_n_batches=1), FinishAfter(after_n_epochs=2)])
+        Timing(), Timing(prefix="b", every_n_batches=1), FinishAfter(after_n_epochs=2)])
     main_loop.run()
     log = main_loop.log
     assert log[3]["time_train_this_epoch"] >= 3 * 0.002

@@ -83,8 +83,11 @@ class _StandardRecurrent(BaseRecurrent, Initializable):
 
     def _initialize(self):
         super()._initialize()
-        for parameter in self._initial_state_parameters():
-            parameter.set_value(np.zeros_like(parameter.get_value()))
+        # Only the initial states that exist: a subclass with its own _allocate may
+        # create none (Blocks initialized only the parameters there are).
+        for parameter in self.parameters:
+            if parameter is not None and parameter.name in self._initial_state_names:
+                parameter.set_value(np.zeros_like(parameter.get_value()))
 
     @application
     def initial_states(self, batch_size, *args, **kwargs):

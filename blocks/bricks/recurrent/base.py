@@ -125,6 +125,13 @@ def recurrent(*args, **kwargs):
         :class:`~blocks.initialization.NdarrayInitialization` (one initial vector
         generated with the brick's ``rng`` and repeated over the batch).
 
+        When the loop is a scan, its :class:`~blocks.bricks.base.ApplicationCall` keeps
+        the step graph: ``inner_inputs`` (placeholders for the sequences, the previous
+        states and the contexts, in that order) and ``inner_outputs`` (one step of the
+        application on them). A loop that a brick runs as one fused node (the default
+        of ``SimpleRecurrent``, ``LSTM`` and ``GRU``) has no step graph: set
+        ``brick.fused = False`` to get a scan.
+
     Raises
     ------
     KeyError
@@ -370,6 +377,11 @@ def _scan(brick, bound, application_call, sequences, states, contexts, others, n
             f"expected {len(output_names)} ({output_names})"
         )
     outputs = [pt.as_tensor_variable(output) for output in outputs]
+    # As in Blocks, the call keeps the step graph it was built from: one step applied to
+    # placeholders for the sequences, the previous states and the contexts.
+    application_call.inner_inputs = (
+        list(seq_inner.values()) + list(state_inner.values()) + list(contexts.values()))
+    application_call.inner_outputs = list(outputs)
     for name, output in zip(output_names, outputs):
         if name in states:
             outputs[output_names.index(name)] = _match_state(brick, bound, name, output,

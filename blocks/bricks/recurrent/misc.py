@@ -131,7 +131,7 @@ class RecurrentStack(BaseRecurrent, Initializable):
 
     Parameters
     ----------
-    transitions : list of BaseRecurrent
+    transitions : list of BaseRecurrent or Bidirectional
         The recurrent transitions, bottom first. The suffix ``#<level>`` is added to their
         names.
     fork_prototype : Feedforward, optional
@@ -177,10 +177,10 @@ class RecurrentStack(BaseRecurrent, Initializable):
         if not transitions:
             raise ValueError("RecurrentStack: give at least one transition")
         for transition in transitions:
-            if not isinstance(transition, BaseRecurrent):
+            if not isinstance(transition, (BaseRecurrent, Bidirectional)):
                 raise TypeError(
-                    f"RecurrentStack: transitions must be recurrent bricks (BaseRecurrent), "
-                    f"got {type(transition).__name__}"
+                    f"RecurrentStack: transitions must be recurrent bricks (BaseRecurrent "
+                    f"or Bidirectional), got {type(transition).__name__}"
                 )
         super().__init__(**kwargs)
         self.states_name = states_name
@@ -344,7 +344,11 @@ class RecurrentStack(BaseRecurrent, Initializable):
 
     @recurrent
     def low_memory_apply(self, *args, **kwargs):
-        """Apply the stack with one loop over time that runs every layer at each step."""
+        """Apply the stack with one loop over time that runs every layer at each step.
+
+        Not for stacks with :class:`Bidirectional` layers, whose backward half needs the
+        whole sequence (``NotImplementedError``).
+        """
         # The decorator iterates; do_apply computes one step of every layer.
         kwargs["iterate"] = False
         return self.do_apply(*args, **kwargs)
@@ -390,6 +394,12 @@ class RecurrentStack(BaseRecurrent, Initializable):
             The outputs of all transitions as defined in ``self.apply.outputs``.
         """
         if kwargs.pop("low_memory", False):
+            bidirectional = [t.name for t in self.transitions if isinstance(t, Bidirectional)]
+            if bidirectional:
+                raise NotImplementedError(
+                    f"RecurrentStack {self.name!r}: low_memory=True runs all layers in one "
+                    f"loop over time, which the Bidirectional layers {bidirectional} cannot "
+                    f"do; use the default apply")
             return self.low_memory_apply(*args, **kwargs)
         return self.do_apply(*args, **kwargs)
 
