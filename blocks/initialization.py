@@ -23,6 +23,8 @@ import numpy as np
 import pytensor
 from pytensor.compile.sharedvalue import SharedVariable
 
+from blocks.utils import repr_attrs
+
 __all__ = [
     "Constant",
     "Identity",
@@ -75,15 +77,6 @@ def _check_real(value, owner, name, non_negative=False):
     if non_negative and value < 0:
         raise ValueError(f"{owner}: {name} must be non-negative, got {value!r}")
     return value
-
-
-def _fmt(value):
-    """Readable repr for configuration values (NumPy scalars shown plainly)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, np.ndarray):
-        return "array(" + " ".join(np.array2string(value, separator=", ").split()) + ")"
-    return repr(value)
 
 
 class NdarrayInitialization:
@@ -164,8 +157,8 @@ class NdarrayInitialization:
         var.set_value(np.asarray(value, dtype=var.dtype))
 
     def __repr__(self):
-        fields = ", ".join(f"{field}={_fmt(getattr(self, field))}" for field in self._repr_fields)
-        return f"{type(self).__name__}({fields})"
+        # Blocks' layout: <blocks.initialization.Constant object at 0x...: constant=1>
+        return repr_attrs(self, *self._repr_fields)
 
 
 class Constant(NdarrayInitialization):
@@ -225,8 +218,8 @@ class IsotropicGaussian(NdarrayInitialization):
     --------
     >>> import numpy as np
     >>> init = IsotropicGaussian(0.01)
-    >>> init
-    IsotropicGaussian(mean=0, std=0.01)
+    >>> init  # doctest: +ELLIPSIS
+    <blocks.initialization.IsotropicGaussian object at 0x...: mean=0, std=0.01>
     >>> init.generate(np.random.RandomState(1), (2, 3)).shape
     (2, 3)
 
@@ -478,31 +471,30 @@ class Sparse(NdarrayInitialization):
 class SparseND(Sparse):
     """Sparse initialization for arrays of any number of dimensions.
 
-    The axes in `axis` play the role of the columns of :class:`Sparse`,
-    the remaining axes that of the rows: for every combination of indices
-    along the remaining axes, `num_init` distinct positions are chosen
-    uniformly at random among the ``prod(shape[a] for a in axis)``
-    positions spanned by `axis` and filled from `weights_init`. Everything
-    else comes from `sparse_init`.
+    As in Blocks, the axes in `axis` are treated as the *unit*: for every combination
+    of indices along them (every slice ``W[i, ...]`` for ``axis=0``), `num_init`
+    distinct positions are chosen uniformly at random among the entries spanned by the
+    remaining axes and filled from `weights_init`. Everything else comes from
+    `sparse_init`.
 
     For example, with a convolution filter bank of shape ``(out_channels,
-    in_channels, height, width)`` and ``axis=(1, 2, 3)``, each output
-    channel gets `num_init` nonzero weights in total; with ``axis=1`` each
-    (output channel, pixel) pair connects to `num_init` input channels.
-    ``SparseND(axis=1, ...)`` on a 2-D shape is the same as :class:`Sparse`.
+    in_channels, height, width)`` and ``axis=0``, each output filter gets `num_init`
+    nonzero weights; with ``axis=(0, 1)`` each (output, input) channel pair gets
+    `num_init`. ``SparseND(axis=0, ...)`` on a 2-D shape is :class:`Sparse` (rows are
+    the units).
 
     Parameters
     ----------
     axis : int or tuple of ints
-        The axes over which the sparse connections are chosen. Negative
+        The axes whose index combinations each get `num_init` entries. Negative
         values count from the end. Must not be empty or repeat an axis.
     num_init : int or float
-        Number of entries taken from `weights_init` per index of the
-        remaining axes. An int is a count; a float in ``(0, 1]`` is a
-        fraction of ``prod(shape[a] for a in axis)``, rounded.
+        Number of entries taken from `weights_init` per index combination of `axis`.
+        An int is a count; a float in ``(0, 1]`` is a fraction of the number of
+        entries of one slice, rounded.
     weights_init : NdarrayInitialization
         Scheme for the chosen entries; asked for a 2-D array of shape
-        ``(number of index combinations of the other axes, count)``.
+        ``(number of index combinations of axis, count)``.
     sparse_init : NdarrayInitialization, optional
         Scheme for the remaining entries, asked for the full shape.
         Defaults to ``Constant(0)``.
@@ -510,11 +502,10 @@ class SparseND(Sparse):
     Examples
     --------
     >>> import numpy as np
-    >>> init = SparseND(axis=(1, 2), num_init=3, weights_init=Constant(1))
+    >>> init = SparseND(axis=0, num_init=3, weights_init=Constant(1))
     >>> W = init.generate(np.random.RandomState(1), (4, 2, 5))
     >>> (W != 0).sum(axis=(1, 2)).tolist()
     [3, 3, 3, 3]
-
     """
 
     _repr_fields = ("axis", "num_init", "weights_init", "sparse_init")
@@ -548,4 +539,5 @@ class SparseND(Sparse):
 
     def generate(self, rng, shape):
         shape = _as_shape(shape, "SparseND")
-        return self._fill(rng, shape, self._normalized_axes(len(shape)))
+        units = self._normalized_axes(len(shape))
+        return self._fill(rng, shape, tuple(i for i in range(len(shape)) if i not in units))

@@ -34,14 +34,15 @@ ALL_SCHEMES = [
     (Identity(3), (3, 4)),
     (Orthogonal(2.0), (4, 3)),
     (Sparse(2, IsotropicGaussian()), (3, 4)),
-    (SparseND((1, 2), 3, Uniform(width=1.0)), (2, 3, 4)),
+    (SparseND(0, 3, Uniform(width=1.0)), (2, 3, 4)),
 ]
 
 
 # --------------------------------------------------------------------- general
 
 
-@pytest.mark.parametrize(("init", "shape"), ALL_SCHEMES, ids=lambda x: repr(x))
+@pytest.mark.parametrize(("init", "shape"), ALL_SCHEMES,
+                         ids=lambda x: str(x) if isinstance(x, tuple) else type(x).__name__)
 def test_dtype_shape_and_reproducibility(init, shape):
     first = init.generate(rng(7), shape)
     second = init.generate(rng(7), shape)
@@ -71,18 +72,18 @@ def test_base_generate_is_abstract():
         NdarrayInitialization().generate(rng(), (2, 2))
 
 
-def test_repr():
-    assert repr(IsotropicGaussian()) == "IsotropicGaussian(mean=0, std=1)"
-    assert repr(IsotropicGaussian(0.01, 2)) == "IsotropicGaussian(mean=2, std=0.01)"
-    assert repr(Constant(3)) == "Constant(constant=3)"
-    assert repr(Uniform(mean=1, width=2)) == "Uniform(mean=1, width=2)"
-    assert repr(Identity()) == "Identity(mult=1)"
-    assert repr(Orthogonal(0.5)) == "Orthogonal(scale=0.5)"
-    assert repr(Sparse(2, Constant(1))) == (
-        "Sparse(num_init=2, weights_init=Constant(constant=1), sparse_init=Constant(constant=0))"
-    )
-    assert repr(SparseND(1, 0.5, Constant(1))).startswith("SparseND(axis=1, num_init=0.5,")
-    assert repr(IsotropicGaussian(np.float64(0.5))) == "IsotropicGaussian(mean=0, std=0.5)"
+def test_repr_as_blocks_printed_it():
+    # Blocks: <blocks.initialization.Constant object at 0x...: constant=3>
+    constant = Constant(3)
+    assert repr(constant) == f"<blocks.initialization.Constant object at {id(constant):#x}: constant=3>"
+    for init, fields in ((IsotropicGaussian(0.01, 2), "mean=2, std=0.01"),
+                         (Uniform(mean=1, width=2), "mean=1, width=2"),
+                         (Identity(), "mult=1"), (Orthogonal(0.5), "scale=0.5"),
+                         (IsotropicGaussian(np.float64(0.5)), "mean=0, std=0.5")):
+        assert repr(init).startswith(f"<blocks.initialization.{type(init).__name__} object at")
+        assert repr(init).endswith(f": {fields}>")
+    assert "axis=1, num_init=0.5, weights_init=<blocks.initialization.Constant" in repr(
+        SparseND(1, 0.5, Constant(1)))
 
 
 def test_shape_argument_validation():
@@ -341,48 +342,58 @@ def test_sparse_errors():
 # -------------------------------------------------------------------- SparseND
 
 
-def test_sparse_nd_3d_single_axis():
-    # axis=1: for every (i, k) exactly num_init entries w[i, :, k] are set.
+def test_sparse_nd_axis_is_the_unit_as_in_blocks():
+    # Blocks: SparseND(axis=0) gives each slice W[i, ...] num_init nonzeros.
+    w = SparseND(axis=0, num_init=1, weights_init=Constant(1)).generate(rng(0), (3, 4))
+    np.testing.assert_array_equal((w != 0).sum(axis=1), [1, 1, 1])
     w = SparseND(axis=1, num_init=2, weights_init=Constant(1)).generate(rng(0), (3, 5, 4))
+    np.testing.assert_array_equal((w != 0).sum(axis=(0, 2)), np.full(5, 2))
+
+
+def test_sparse_nd_3d_two_unit_axes():
+    # axis=(0, 2): for every (i, k) exactly num_init entries w[i, :, k] are set.
+    w = SparseND(axis=(0, 2), num_init=2, weights_init=Constant(1)).generate(rng(0), (3, 5, 4))
     assert w.shape == (3, 5, 4)
     np.testing.assert_array_equal(w.sum(axis=1), np.full((3, 4), 2))
 
 
-def test_sparse_nd_4d_multiple_axes():
-    shape = (6, 3, 2, 2)
-    init = SparseND(axis=(1, 2, 3), num_init=5, weights_init=IsotropicGaussian(1, 3))
-    w = init.generate(rng(0), shape)
+def test_sparse_nd_4d_filters():
+    # Each of the 6 filters of a (6, 3, 2, 2) bank gets 5 nonzero weights.
+    init = SparseND(axis=0, num_init=5, weights_init=IsotropicGaussian(1, 3))
+    w = init.generate(rng(0), (6, 3, 2, 2))
     np.testing.assert_array_equal((w != 0).sum(axis=(1, 2, 3)), np.full(6, 5))
 
 
 def test_sparse_nd_non_adjacent_and_negative_axes():
     shape = (4, 3, 5, 2)
-    w = SparseND(axis=(0, -1), num_init=3, weights_init=Constant(1)).generate(rng(0), shape)
+    w = SparseND(axis=(1, -2), num_init=3, weights_init=Constant(1)).generate(rng(0), shape)
     np.testing.assert_array_equal(w.sum(axis=(0, 3)), np.full((3, 5), 3))
 
 
-def test_sparse_nd_fraction_of_axis_product():
-    w = SparseND(axis=(0, 2), num_init=0.5, weights_init=Constant(1)).generate(rng(0), (2, 3, 4))
+def test_sparse_nd_fraction_of_slice_size():
+    w = SparseND(axis=1, num_init=0.5, weights_init=Constant(1)).generate(rng(0), (2, 3, 4))
     np.testing.assert_array_equal(w.sum(axis=(0, 2)), np.full(3, 4))
 
 
 def test_sparse_nd_all_axes():
-    w = SparseND(axis=(0, 1), num_init=4, weights_init=Constant(1)).generate(rng(0), (3, 3))
-    assert w.sum() == 4
+    # Every entry is its own unit: num_init=1 sets them all.
+    w = SparseND(axis=(0, 1), num_init=1, weights_init=Constant(1)).generate(rng(0), (3, 3))
+    np.testing.assert_array_equal(w, np.ones((3, 3)))
 
 
 def test_sparse_nd_matches_sparse_in_2d():
     sparse = Sparse(3, IsotropicGaussian()).generate(rng(5), (7, 6))
-    sparse_nd = SparseND(1, 3, IsotropicGaussian()).generate(rng(5), (7, 6))
+    sparse_nd = SparseND(0, 3, IsotropicGaussian()).generate(rng(5), (7, 6))
     np.testing.assert_array_equal(sparse, sparse_nd)
-    transposed = SparseND(0, 3, Constant(1)).generate(rng(5), (6, 7))
+    transposed = SparseND(1, 3, Constant(1)).generate(rng(5), (6, 7))
     np.testing.assert_array_equal(transposed.sum(axis=0), np.full(7, 3))
 
 
 def test_sparse_nd_broadcast_sparse_init_keeps_axes():
     # sparse_init sees the full shape, so a per-axis pattern stays aligned.
     pattern = np.arange(4).reshape(1, 1, 4) + 10
-    init = SparseND(axis=1, num_init=1, weights_init=Constant(0), sparse_init=Constant(pattern))
+    init = SparseND(axis=(0, 2), num_init=1, weights_init=Constant(0),
+                    sparse_init=Constant(pattern))
     w = init.generate(rng(0), (2, 3, 4))
     unset = w != 0
     np.testing.assert_array_equal(w[unset], np.broadcast_to(pattern, w.shape)[unset])
@@ -395,7 +406,7 @@ def test_sparse_nd_errors():
     with pytest.raises(ValueError, match=r"SparseND: axis .* repeats an axis"):
         SparseND((1, -2), 1, Constant(1)).generate(rng(), (2, 2, 2))
     with pytest.raises(ValueError, match="SparseND: num_init=5 is larger than the row length 4"):
-        SparseND((1, 2), 5, Constant(1)).generate(rng(), (3, 2, 2))
+        SparseND(0, 5, Constant(1)).generate(rng(), (3, 2, 2))
     with pytest.raises(ValueError, match="SparseND: axis must name at least one axis"):
         SparseND((), 1, Constant(1))
     with pytest.raises(TypeError, match="SparseND: axis must be an int or a tuple of ints"):

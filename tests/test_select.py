@@ -176,7 +176,8 @@ def test_get_parameters_name_collision():
 
     brick = TwoWeights()
     brick.allocate()
-    with pytest.raises(ValueError, match="Name collision.*two different parameters are at the path '/twoweights.W'"):
+    with pytest.raises(ValueError, match="Name collision.*two different parameters are at "
+                                         "the path '/twoweights.W'"):
         Selector([brick]).get_parameters()
 
 

@@ -1,5 +1,6 @@
 """Gradient descent with a pluggable step rule."""
 
+import logging
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -16,6 +17,8 @@ from blocks.graph import ComputationGraph
 from blocks.utils import is_shared_variable
 
 __all__ = ["GradientDescent"]
+
+logger = logging.getLogger(__name__)
 
 
 def _describe(parameter):
@@ -47,7 +50,10 @@ class GradientDescent(UpdatesAlgorithm):
     step_rule : StepRule, optional
         Defaults to ``Scale()`` (a learning rate of 1).
     gradients : dict or list of pairs, optional
-        Parameter -> gradient, when already computed.
+        Parameter -> gradient, when already computed. As in Blocks, when `parameters`
+        are given too but differ from the keys of `gradients`, an OrderedDict (or a
+        list of pairs) of gradients wins, with a warning, and a plain dict is refused.
+        `known_grads` and `consider_constant` cannot be given with `gradients`.
     known_grads : dict, optional
         Passed to :func:`pytensor.grad`: gradients of the cost with respect to some
         intermediate variables.
@@ -88,7 +94,14 @@ class GradientDescent(UpdatesAlgorithm):
         super().__init__(**kwargs)
         owner = type(self).__name__
         if cost is None and gradients is None:
-            raise ValueError(f"{owner}: give a cost, or gradients already computed")
+            raise ValueError(
+                f"{owner}: can't infer gradients; no cost specified (give a cost, or "
+                f"gradients already computed)")
+        if gradients is not None and (known_grads or consider_constant is not None):
+            given = "known_grads" if known_grads else "consider_constant"
+            raise ValueError(
+                f"{owner}: {given} has no effect when gradients are passed in; give a cost "
+                f"instead of the gradients to use it")
         if cost is not None:
             self._check_cost(cost)
         self.cost = cost
@@ -146,15 +159,24 @@ class GradientDescent(UpdatesAlgorithm):
 
     def _check_gradients(self, gradients, parameters):
         owner = type(self).__name__
+        # An OrderedDict or a list of pairs has an order of its own that the user chose.
+        ordered = isinstance(gradients, OrderedDict) or not isinstance(gradients, Mapping)
         gradients = OrderedDict(
             gradients.items() if isinstance(gradients, Mapping) else gradients)
         if parameters is not None and set(parameters) != set(gradients):
-            raise ValueError(
-                f"{owner}: parameters and the keys of gradients must be the same variables; "
+            mismatch = (
                 f"parameters without a gradient: "
                 f"{[_describe(p) for p in parameters if p not in gradients]}, gradients "
-                f"without a parameter: {[_describe(p) for p in gradients if p not in parameters]}"
-            )
+                f"without a parameter: {[_describe(p) for p in gradients if p not in parameters]}")
+            if not ordered:
+                # Blocks' rule: only an ordered mapping fixes the order of the parameters.
+                raise ValueError(
+                    f"{owner}: parameters and the keys of gradients must be the same "
+                    f"variables, and the gradients are not an OrderedDict from which the "
+                    f"parameters could be taken in a deterministic order; {mismatch}")
+            logger.warning(
+                "%s: the parameters list does not match the keys of the gradient "
+                "dictionary; using the parameters of the gradients (%s)", owner, mismatch)
         for parameter, gradient in gradients.items():
             if not isinstance(gradient, Variable):
                 gradients[parameter] = pt.as_tensor_variable(gradient)
@@ -165,8 +187,8 @@ class GradientDescent(UpdatesAlgorithm):
         parameters = list(parameters)
         if not parameters:
             raise ValueError(
-                f"{owner}: there are no parameters to train (the cost's graph has no shared "
-                f"variable with the PARAMETER role; pass parameters=[...])"
+                f"{owner}: can't infer gradients; no parameters specified (the cost's graph "
+                f"has no shared variable with the PARAMETER role; pass parameters=[...])"
             )
         not_shared = [p for p in parameters if not is_shared_variable(p)]
         if not_shared:

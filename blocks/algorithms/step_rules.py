@@ -554,30 +554,30 @@ class VariableClipping(StepRule):
     def __init__(self, threshold, axis=None):
         _check_range(self, "threshold", threshold, 0.0, None, low_open=True)
         self.threshold = _hyperparameter(threshold, "threshold", self)
-        if axis is None:
-            self.axis = None
-        else:
-            axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-            if not all(isinstance(ax, (int, np.integer)) for ax in axes) or len(set(axes)) != len(
-                    axes):
-                raise TypeError(
-                    f"VariableClipping: axis must be None, an int or a tuple of distinct ints, "
-                    f"got {axis!r}"
-                )
-            self.axis = tuple(int(ax) for ax in axes)
+        axes = () if axis is None else (
+            (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis))
+        if not all(isinstance(ax, (int, np.integer)) for ax in axes):
+            raise TypeError(
+                f"VariableClipping: axis must be None, an int or a tuple of distinct ints, "
+                f"got {axis!r}"
+            )
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"VariableClipping: axis must be unique, got {axis!r}")
+        #: As in Blocks, the set of axes the norm is taken over; empty for all of them.
+        self.axis = {int(ax) for ax in axes}
 
     def compute_step(self, parameter, previous_step):
         new_value = parameter - previous_step
-        if self.axis is None:
+        if not self.axis:
             axes = tuple(range(new_value.ndim))
         else:
             bad = [ax for ax in self.axis if not -new_value.ndim <= ax < new_value.ndim]
             if bad:
                 raise ValueError(
-                    f"VariableClipping: axis {self.axis} out of range for parameter "
-                    f"{parameter.name!r} with ndim={new_value.ndim}"
+                    f"VariableClipping: Invalid axis {sorted(self.axis)} for parameter "
+                    f"{parameter.name!r}, ndim={new_value.ndim}"
                 )
-            axes = self.axis
+            axes = tuple(sorted(self.axis))
         norms = pt.sqrt(pt.sqr(new_value).sum(axis=axes, keepdims=True))
         clipped = pt.switch(norms > self.threshold, new_value * (self.threshold / norms),
                             new_value)

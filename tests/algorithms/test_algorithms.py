@@ -246,7 +246,7 @@ def test_parameters_that_do_not_feed_the_cost():
 
 def test_bad_parameters_and_gradients():
     linear, _, x, y, cost = regression()
-    with pytest.raises(ValueError, match="no parameters to train"):
+    with pytest.raises(ValueError, match="no parameters specified"):
         GradientDescent(cost=pt.sqr(x).sum())
     with pytest.raises(TypeError, match="parameters must be shared variables"):
         GradientDescent(cost=cost, parameters=[x])
