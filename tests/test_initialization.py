@@ -75,7 +75,8 @@ def test_base_generate_is_abstract():
 def test_repr_as_blocks_printed_it():
     # Blocks: <blocks.initialization.Constant object at 0x...: constant=3>
     constant = Constant(3)
-    assert repr(constant) == f"<blocks.initialization.Constant object at {id(constant):#x}: constant=3>"
+    assert repr(constant) == (
+        f"<blocks.initialization.Constant object at {id(constant):#x}: constant=3>")
     for init, fields in ((IsotropicGaussian(0.01, 2), "mean=2, std=0.01"),
                          (Uniform(mean=1, width=2), "mean=1, width=2"),
                          (Identity(), "mult=1"), (Orthogonal(0.5), "scale=0.5"),
