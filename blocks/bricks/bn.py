@@ -55,7 +55,8 @@ class BatchNormalization(RNGMixin, Feedforward):
         Shape of a single input example. It is assumed that a batch axis will be
         prepended to this.
     broadcastable : tuple, optional
-        Tuple of the same length as `input_dim` which specifies which of the
+        None (the default, kept as the attribute's value) averages over the batch axis
+        only. Otherwise a tuple of the same length as `input_dim` which specifies which of the
         per-example axes should be averaged over to compute means and standard
         deviations. For example, in order to normalize over all spatial locations in a
         ``(batch_index, channels, height, width)`` image, pass ``(False, True, True)``.
@@ -185,20 +186,16 @@ class BatchNormalization(RNGMixin, Feedforward):
 
     # Dimensions
 
-    @property
-    def broadcastable(self):
-        if self._broadcastable is not None:
-            return tuple(self._broadcastable)
+    def _broadcastable_axes(self):
+        """`broadcastable`, or its default when it is None (no axis averaged over)."""
+        if self.broadcastable is not None:
+            return tuple(self.broadcastable)
         return (False,) * len(_as_tuple(self.input_dim))
-
-    @broadcastable.setter
-    def broadcastable(self, value):
-        self._broadcastable = value
 
     @property
     def normalization_axes(self):
         """The axes of an input batch that the statistics average over."""
-        return (0,) + tuple(i + 1 for i, b in enumerate(self.broadcastable) if b)
+        return (0,) + tuple(i + 1 for i, b in enumerate(self._broadcastable_axes()) if b)
 
     @property
     def output_dim(self):
@@ -232,7 +229,7 @@ class BatchNormalization(RNGMixin, Feedforward):
         return super().get_dim(name)
 
     def _statistics_shape(self):
-        input_dim, broadcastable = _as_tuple(self.input_dim), self.broadcastable
+        input_dim, broadcastable = _as_tuple(self.input_dim), self._broadcastable_axes()
         where = f"{type(self).__name__} {self.name!r}"
         if len(input_dim) != len(broadcastable):
             raise ValueError(
@@ -252,7 +249,7 @@ class BatchNormalization(RNGMixin, Feedforward):
 
     def _allocate(self):
         shape = self._statistics_shape()
-        static = tuple(1 if b else None for b in self.broadcastable)
+        static = tuple(1 if b else None for b in self._broadcastable_axes())
 
         def variable(name, value, role):
             var = shared_floatx(np.full(shape, value), name=name, shape=static)
@@ -361,25 +358,24 @@ class SpatialBatchNormalization(BatchNormalization):
     ((0, 2, 3), (3, 1, 1))
     """
 
-    @lazy(allocation=["input_dim"])
-    def __init__(self, input_dim, **kwargs):
-        if input_dim and len(_as_tuple(input_dim)) < 2:
+    def _allocate(self):
+        # Checked here, not at construction: the input_dim of a lazy brick (in a
+        # ConvolutionalSequence) is only pushed at allocation.
+        if not isinstance(self.input_dim, SequenceABC) or len(self.input_dim) < 2:
             raise ValueError(
-                f"SpatialBatchNormalization {kwargs.get('name', 'spatialbatchnormalization')!r}"
-                f": argument 'input_dim': expected length >= 2, e.g. (channels, height, "
-                f"width), got {input_dim!r}"
+                f"{type(self).__name__} {self.name!r}: argument 'input_dim': expected "
+                f"input_dim to be length >= 2 e.g. (channels, height, width), got "
+                f"{self.input_dim!r}"
             )
-        super().__init__(input_dim, **kwargs)
+        if self.broadcastable is None:
+            # As Blocks did: the channels are kept, the spatial axes averaged over.
+            self.broadcastable = (False,) + (True,) * (len(self.input_dim) - 1)
+        super()._allocate()
 
-    @property
-    def broadcastable(self):
-        if self._broadcastable is not None:
-            return tuple(self._broadcastable)
+    def _broadcastable_axes(self):
+        if self.broadcastable is not None:
+            return tuple(self.broadcastable)
         return (False,) + (True,) * (len(_as_tuple(self.input_dim)) - 1)
-
-    @broadcastable.setter
-    def broadcastable(self, value):
-        self._broadcastable = value
 
 
 class BatchNormalizedMLP(MLP):
@@ -408,8 +404,9 @@ class BatchNormalizedMLP(MLP):
     :class:`BatchNormalization` bricks being added. Pass `use_bias` with a value of
     True if you really want this for some reason.
 
-    `mean_only`, `learn_scale` and `learn_shift` are pushed down to all created
-    :class:`BatchNormalization` bricks as allocation config.
+    `mean_only`, `learn_scale` and `learn_shift` are attributes of this brick, pushed
+    down to all created :class:`BatchNormalization` bricks as allocation config (so
+    they may be changed until the brick is allocated).
 
     Examples
     --------
@@ -426,12 +423,14 @@ class BatchNormalizedMLP(MLP):
 
     @lazy(allocation=["dims"])
     def __init__(self, activations, dims, *args, **kwargs):
-        self._bn_config = {name: kwargs.pop(name) for name in
-                           ("mean_only", "learn_scale", "learn_shift") if name in kwargs}
+        self.mean_only = kwargs.pop("mean_only", False)
+        self.learn_scale = kwargs.pop("learn_scale", True)
+        self.learn_shift = kwargs.pop("learn_shift", True)
         conserve_memory = kwargs.pop("conserve_memory", True)
         self.batch_normalizations = [
             BatchNormalization(name="batch_norm", conserve_memory=conserve_memory,
-                               **self._bn_config)
+                               mean_only=self.mean_only, learn_scale=self.learn_scale,
+                               learn_shift=self.learn_shift)
             for _ in activations
         ]
         wrapped = []
@@ -457,5 +456,7 @@ class BatchNormalizedMLP(MLP):
         super()._push_allocation_config()
         for bn, dim in zip(self.batch_normalizations, self.dims[1:]):
             bn.input_dim = dim
-            for name, value in self._bn_config.items():
-                setattr(bn, name, value)
+            # Pushed at allocation, so that setting them on the MLP after construction
+            # (as Blocks allowed) takes effect.
+            for name in ("mean_only", "learn_scale", "learn_shift"):
+                setattr(bn, name, getattr(self, name))

@@ -181,8 +181,10 @@ class Convolutional(LinearLike):
                 output = self.get_dim("output")
                 if None in output:
                     raise ValueError(
-                        f"{describe(self)}: untied biases (tied_biases=False) need the image "
-                        f"size: set image_size (got {self.image_size!r})"
+                        f"{describe(self)}: Cannot infer bias size without image_size "
+                        f"specified (got image_size={self.image_size!r}). Untied biases "
+                        f"(tied_biases=False) need the image size; if you use variable "
+                        f"image_size, you should use tied_biases=True."
                     )
                 self.create_parameter("b", output, BIAS)
 
@@ -306,6 +308,11 @@ class ConvolutionalTranspose(Convolutional):
     def original_image_size(self):
         if self._original_image_size is not None:
             return tuple(self._original_image_size)
+        if self.image_size is None or all(size is None for size in self.image_size):
+            raise ValueError(
+                f"{describe(self)}: can't infer original_image_size, no image_size set "
+                f"(give image_size, the size of the images this brick is applied to, or "
+                f"original_image_size)")
         filter_size, step, image_size, padding = self._geometry()
         edge = _check_pair(self, "unused_edge", self.unused_edge, minimum=0)
         if any(u >= s for u, s in zip(edge, step)):

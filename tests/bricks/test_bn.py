@@ -156,8 +156,9 @@ def test_spatial_batch_normalization():
         y = bn.apply(x_var).eval({x_var: x})
     np.testing.assert_allclose(
         y, reference(x, (0, 2, 3), bn.scale.get_value(), bn.shift.get_value()), rtol=1e-10)
-    with pytest.raises(ValueError, match="'input_dim'.*length >= 2"):
-        SpatialBatchNormalization(input_dim=3)
+    bad = SpatialBatchNormalization(input_dim=3)  # checked at allocation, as in Blocks
+    with pytest.raises(ValueError, match="'input_dim': expected input_dim to be length >= 2"):
+        bad.allocate()
 
 
 def test_in_convolutional_sequence():

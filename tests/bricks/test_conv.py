@@ -407,7 +407,7 @@ def test_convolutional_errors():
     with pytest.raises(ValueError, match=r"'conv'.*'filter_size'"):
         conv.get_dim("output")
     conv = Convolutional((3, 3), 2, 3, tied_biases=False, name="conv")
-    with pytest.raises(ValueError, match="untied biases"):
+    with pytest.raises(ValueError, match=r"Cannot infer bias size \S+"):
         conv.allocate()
     # A channel count unknown when the graph is built is checked when it runs.
     conv = Convolutional((1, 1), 2, 3, weights_init=Constant(1), biases_init=Constant(0))
@@ -441,10 +441,15 @@ def test_convolutional_transpose_sizes_and_adjoint():
         forward = conv.apply(x_var).eval({x_var: x})
         assert forward.shape == y.shape
         np.testing.assert_allclose(np.sum(forward * y), np.sum(x * back), rtol=1e-10)
-    # Without image_size, the output size follows the input's shape.
+    # Without image_size nor original_image_size, Blocks refused to guess the output size.
     deconv = ConvolutionalTranspose((3, 3), 1, 1, step=(2, 2), weights_init=Constant(1),
-                                    biases_init=Constant(0))
+                                    biases_init=Constant(0), name="deconv")
     deconv.initialize()
+    with pytest.raises(ValueError, match="'deconv': can't infer original_image_size, no "
+                                         "image_size set"):
+        deconv.apply(y_var)
+    # With one side known, the unknown one follows the input's shape.
+    deconv.image_size = (3, None)
     assert deconv.apply(y_var).eval({y_var: np.ones((1, 1, 3, 2))}).shape == (1, 1, 7, 5)
 
 
