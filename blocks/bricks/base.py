@@ -726,8 +726,28 @@ class Brick(Annotation):
     def __setstate__(self, state):
         attributes = state.pop("_bound_attributes", {})
         self.__dict__.update(state)
+        self._fill_missing_configuration()
         for name, values in attributes.items():
             getattr(self, name)._attributes.update(values)
+
+    def _fill_missing_configuration(self):
+        """Give the defaults of the constructors to configuration a pickle lacks.
+
+        A brick pickled by an older version of its class (a ``MaxPooling`` saved before
+        it had ``padding``) lacks the attributes added since; as Blocks' checkpoints
+        did, it loads with the constructor's default for each. Only plain attributes
+        named after a constructor argument with a default are filled.
+        """
+        for cls in type(self).__mro__:
+            init = cls.__dict__.get("__init__")
+            if init is None:
+                continue
+            for parameter in inspect.signature(init).parameters.values():
+                name = parameter.name
+                if (parameter.default is parameter.empty or name in self.__dict__
+                        or name in ("name", "children") or hasattr(type(self), name)):
+                    continue
+                self.__dict__[name] = parameter.default
 
     # Missing configuration
 

@@ -120,7 +120,8 @@ class MLP(FeedforwardSequence, Initializable):
         Required by ``__init__``.
     dims : list of int
         The input dimension followed by the output dimension of every layer. Required
-        by :meth:`allocate`.
+        by :meth:`allocate`, which checks their number; it may be None (or left out)
+        at construction and set later, as in Blocks.
     prototype : Brick, optional
         The transformation to copy for every layer; :class:`Linear` by default.
 
@@ -151,12 +152,6 @@ class MLP(FeedforwardSequence, Initializable):
     @lazy(allocation=["dims"])
     def __init__(self, activations, dims, prototype=None, **kwargs):
         activations = list(activations)
-        if dims is not NoneAllocation and len(dims) != len(activations) + 1:
-            raise ValueError(
-                f"MLP: dims must hold the input dimension and one output dimension per "
-                f"activation, i.e. {len(activations) + 1} numbers for {len(activations)} "
-                f"activations; got {len(dims)} dims {list(dims)}"
-            )
         self.activations = activations
         self.prototype = Linear() if prototype is None else prototype
         base_name = type(self.prototype).__name__.lower()
@@ -171,7 +166,9 @@ class MLP(FeedforwardSequence, Initializable):
             if activation is not None:
                 application_methods.append(activation)
         super().__init__(application_methods, **kwargs)
-        self.dims = list(dims) if dims is not NoneAllocation else dims
+        # As in Blocks, dims may be None or empty (all unknown) and their number is only
+        # checked at allocation: a parent may complete them after construction.
+        self.dims = list(dims) if dims else [NoneAllocation] * (len(activations) + 1)
 
     @property
     def input_dim(self):
@@ -191,20 +188,23 @@ class MLP(FeedforwardSequence, Initializable):
 
     def _dims_to_fill(self):
         # Dims pushed one end at a time (e.g. by a Fork) start from unknown inner dims.
-        if self.dims is NoneAllocation:
+        if not self.dims:
             self.dims = [NoneAllocation] * (len(self.linear_transformations) + 1)
         return self.dims
 
     def _push_allocation_config(self):
-        if any(dim is NoneAllocation for dim in self.dims):
+        if len(self.dims) != len(self.linear_transformations) + 1:
+            raise ValueError(
+                f"MLP {self.name!r}: argument 'dims': dims must hold the input dimension "
+                f"and one output dimension per activation, i.e. "
+                f"{len(self.linear_transformations) + 1} numbers for "
+                f"{len(self.linear_transformations)} activations; got {len(self.dims)} dims "
+                f"{self.dims}"
+            )
+        if any(dim is NoneAllocation or dim is None for dim in self.dims):
             raise ValueError(
                 f"MLP {self.name!r} cannot push its allocation configuration: dims is "
                 f"incomplete ({self.dims})"
-            )
-        if len(self.dims) != len(self.linear_transformations) + 1:
-            raise ValueError(
-                f"MLP {self.name!r}: dims must hold {len(self.linear_transformations) + 1} "
-                f"numbers (input dimension and one per layer), got {self.dims}"
             )
         for i, transformation in enumerate(self.linear_transformations):
             transformation.input_dim = self.dims[i]

@@ -112,13 +112,14 @@ def test_mlp_matches_numpy():
 
 
 def test_mlp_dims_and_activations_of_inconsistent_lengths():
-    with pytest.raises(ValueError, match=r"MLP: dims must hold .* 3 numbers for 2 "
-                                         r"activations; got 2 dims"):
-        MLP([Tanh(), None], [3, 4])
-    mlp = MLP([Tanh(), None])
-    mlp.dims = [3, 4]
-    with pytest.raises(ValueError, match="MLP 'mlp': dims must hold 3 numbers"):
+    # As in Blocks, the number of dims is checked at allocation, not at construction.
+    mlp = MLP([Tanh(), None], [3, 4])
+    with pytest.raises(ValueError, match=r"MLP 'mlp': argument 'dims': dims must hold .* 3 "
+                                         r"numbers for 2 activations; got 2 dims"):
         mlp.allocate()
+    mlp.dims = [3, 4, 2]
+    mlp.allocate()
+    assert [layer.output_dim for layer in mlp.linear_transformations] == [4, 2]
 
 
 # Bias
