@@ -383,3 +383,19 @@ def test_sqlite_backend(tmp_path, capsys):
     loaded = pickle.loads(pickle.dumps(main_loop))
     assert loaded.log[4]["training_finished"] is True
     assert "\t training_finish_requested: True" in capsys.readouterr().out
+
+
+def test_none_extensions_are_skipped_and_the_profile_is_kept():
+    from blocks.extensions import FinishAfter
+
+    main_loop = MainLoop(Algorithm(), stream(),
+                         extensions=[None, FinishAfter(after_n_epochs=1), None])
+    assert len(main_loop.extensions) == 1
+    main_loop.run()
+    assert main_loop.profile.total[("training", "epoch", "train")] > 0
+    assert ("training", "epoch", "read_data") in main_loop.profile.total
+    state = main_loop.__getstate__()
+    del state["profile"]  # a main loop pickled before the profile existed
+    old = MainLoop.__new__(MainLoop)
+    old.__setstate__(state)
+    assert old.profile.total == {}

@@ -202,3 +202,11 @@ def test_selection_keeps_names_in_whole_hierarchy(mlp):
     assert list(direct.get_parameters()) == ["/linear_2.W", "/linear_2.b"]
     # Selecting further from a selection extends the path.
     assert linear_2.select("/linear_2.W") == [mlp.linear_transformations[2].W]
+
+
+def test_get_parameters_refuses_a_brick_selected_twice():
+    linear = Linear(input_dim=2, output_dim=2, name="l")
+    linear.allocate()
+    with pytest.raises(ValueError, match="Name collision.*the same parameter is reached twice "
+                                         "at the path '/l.W'"):
+        Selector([linear, linear]).get_parameters()

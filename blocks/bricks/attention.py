@@ -154,7 +154,7 @@ class GenericSequenceAttention(AbstractAttention):
     array([0.5, 0.5, 0. ])
     """
 
-    @application(inputs=["energies", "attended_mask"], outputs=["weights"])
+    @application(inputs=["energies", "attended_mask"])
     def compute_weights(self, energies, attended_mask):
         """Compute weights from energies in softmax-like fashion.
 
@@ -187,7 +187,7 @@ class GenericSequenceAttention(AbstractAttention):
         total = unnormalized.sum(axis=0, keepdims=True)
         return unnormalized / pt.switch(pt.eq(total, 0), 1, total)
 
-    @application(inputs=["weights", "attended"], outputs=["weighted_averages"])
+    @application(inputs=["weights", "attended"])
     def compute_weighted_averages(self, weights, attended):
         """Compute weighted averages of the attended sequence vectors.
 
@@ -800,11 +800,13 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
 
     @application
     def initial_states(self, batch_size, **kwargs):
-        """The transition's initial states followed by the attention's initial glimpses."""
-        known = transition_arguments(self.transition)
-        transition_kwargs = {name: value for name, value in kwargs.items() if name in known}
-        return (pack(self.transition.initial_states(batch_size, return_list=True,
-                                                    **transition_kwargs))
+        """The transition's initial states followed by the attention's initial glimpses.
+
+        As in Blocks, all keyword arguments (the attended sequence and its mask among
+        them) are handed to the transition's ``initial_states``, so that a transition
+        can compute its initial state from the attended sequence.
+        """
+        return (pack(self.transition.initial_states(batch_size, return_list=True, **kwargs))
                 + pack(self.attention.initial_glimpses(
                     batch_size, kwargs[self.attended_name], return_list=True)))
 

@@ -100,8 +100,13 @@ class Application:
         self._varargs_name = next(
             (p.name for p in parameters if p.kind == p.VAR_POSITIONAL), None
         )
-        self._takes_call = "application_call" in signature.parameters
-        self._takes_application = "application" in signature.parameters
+        positional = [p.name for p in parameters
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        # Where the handed-in arguments sit among the positional ones (None: keyword).
+        self._handed_in = [
+            (positional.index(name) if name in positional else None, name)
+            for name in ("application_call", "application") if name in signature.parameters
+        ]
         self._takes_any_keyword = any(p.kind == p.VAR_KEYWORD for p in parameters)
 
     @property
@@ -235,10 +240,7 @@ class Application:
         call = ApplicationCall(bound_application)
         if call_id is not None:
             call.metadata["call_id"] = call_id
-        if self._takes_call:
-            kwargs["application_call"] = call
-        if self._takes_application:
-            kwargs["application"] = bound_application
+        handed_in = {"application_call": call, "application": bound_application}
 
         def copy_and_tag(variable, role, name):
             copy = variable.copy()
@@ -273,6 +275,14 @@ class Application:
         if brick.print_shapes:
             args = [_print_shape(v, f"{v.name} shape") if isinstance(v, Variable) else v
                     for v in args]
+
+        # As in Blocks, the call and the bound application take their place among the
+        # positional arguments when the caller's arguments reach it.
+        for index, name in sorted(self._handed_in, key=lambda item: (item[0] is None, item[0])):
+            if index is not None and index <= len(args):
+                args.insert(index, handed_in[name])
+            else:
+                kwargs[name] = handed_in[name]
 
         Application.call_stack.append(brick)
         try:

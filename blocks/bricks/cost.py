@@ -62,7 +62,7 @@ class CostMatrix(Cost):
             return matrix.mean()
         return matrix.sum(axis=tuple(range(1, matrix.ndim))).mean()
 
-    @application(inputs=["y", "y_hat"], outputs=["cost"])
+    @application(inputs=["y", "y_hat"])
     def cost_matrix(self, y, y_hat):
         """The elementwise cost, of the shape of `y` and `y_hat`."""
         return self.elementwise_cost(*self._check(y, y_hat))

@@ -17,6 +17,11 @@ input such as another sequence.
 It relies on :class:`BaseSequenceGenerator`, for which an attention is mandatory and part
 of the transition (:class:`~blocks.bricks.attention.AttentionRecurrent`); to do without,
 :class:`SequenceGenerator` wraps the plain transition in :class:`FakeAttentionRecurrent`.
+
+As in Blocks, the applications of :class:`Readout` (``readout``, ``emit``, ``cost``,
+``initial_outputs``), of the emitters and of :class:`LookupFeedback` declare no outputs,
+so their outputs get Blocks' default names (``readout_readout_output_0``): Blocks
+scripts find them with ``VariableFilter(bricks=[readout], name_regex='output')``.
 """
 
 import pytensor
@@ -253,10 +258,6 @@ class Readout(AbstractReadout):
     def readout_inputs(self):
         return list(self.source_names)
 
-    @readout.property("outputs")
-    def readout_outputs(self):
-        return ["readouts"]
-
     @application
     def emit(self, readouts):
         return self.emitter.emit(readouts)
@@ -311,15 +312,15 @@ class TrivialEmitter(AbstractEmitter):
         super().__init__(**kwargs)
         self.readout_dim = readout_dim
 
-    @application(inputs=["readouts"], outputs=["outputs"])
+    @application(inputs=["readouts"])
     def emit(self, readouts):
         return readouts
 
-    @application(inputs=["readouts", "outputs"], outputs=["costs"])
+    @application(inputs=["readouts", "outputs"])
     def cost(self, readouts, outputs):
         return pt.zeros_like(readouts[..., 0])
 
-    @application(outputs=["outputs"])
+    @application
     def initial_outputs(self, batch_size):
         return pt.zeros((batch_size, self.readout_dim), dtype=pytensor.config.floatX)
 
@@ -360,17 +361,17 @@ class SoftmaxEmitter(AbstractEmitter, Initializable, Random):
         self.softmax = NDimensionalSoftmax()
         self.children = [self.softmax] + list(self.children)
 
-    @application(inputs=["readouts"], outputs=["probs"])
+    @application(inputs=["readouts"])
     def probs(self, readouts):
         """The probabilities of the outputs: the softmax of the readouts on the last axis."""
         return self.softmax.apply(readouts, extra_ndim=readouts.ndim - 2)
 
-    @application(inputs=["readouts"], outputs=["outputs"])
+    @application(inputs=["readouts"])
     def emit(self, readouts):
         """Sample outputs from the softmax of `readouts` ``(..., readout_dim)``."""
         return self.theano_rng.categorical(self.probs(readouts))
 
-    @application(inputs=["readouts", "outputs"], outputs=["costs"])
+    @application(inputs=["readouts", "outputs"])
     def cost(self, readouts, outputs):
         """The negative log-probabilities of the integer `outputs` given `readouts`."""
         if outputs.ndim != readouts.ndim - 1:
@@ -382,7 +383,7 @@ class SoftmaxEmitter(AbstractEmitter, Initializable, Random):
         return self.softmax.categorical_cross_entropy(
             outputs, readouts, extra_ndim=readouts.ndim - 2)
 
-    @application(outputs=["outputs"])
+    @application
     def initial_outputs(self, batch_size):
         return self.initial_output * pt.ones((batch_size,), dtype="int64")
 
@@ -454,7 +455,7 @@ class LookupFeedback(AbstractFeedback, Initializable):
         self.lookup.dim = self.feedback_dim
         super()._push_allocation_config()
 
-    @application(inputs=["outputs"], outputs=["feedback"])
+    @application(inputs=["outputs"])
     def feedback(self, outputs):
         """The representations of the integer `outputs`, with one more (last) axis."""
         if getattr(self, "output_dim", 0) != 0:

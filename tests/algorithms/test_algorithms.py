@@ -263,3 +263,32 @@ def test_training_algorithm_is_abstract():
         TrainingAlgorithm().initialize()
     with pytest.raises(NotImplementedError, match="must implement process_batch"):
         TrainingAlgorithm().process_batch({})
+
+
+# Blocks fidelity (issue 18): where Blocks' GradientDescent raises
+
+def test_gradients_and_parameters_that_differ_follow_blocks_rules(caplog):
+    from collections import OrderedDict
+
+    linear, _, x, y, cost = regression()
+    gW, gb = pytensor.grad(cost, [linear.W, linear.b])
+    # A plain dict cannot tell the order of the parameters: refused, whichever is larger.
+    for parameters, gradients in (([linear.W, linear.b], {linear.W: gW}),
+                                  ([linear.W], {linear.W: gW, linear.b: gb})):
+        with pytest.raises(ValueError, match="not an OrderedDict"):
+            GradientDescent(parameters=parameters, gradients=gradients)
+    # An OrderedDict wins over the parameters, with a warning.
+    with caplog.at_level("WARNING"):
+        algorithm = GradientDescent(parameters=[linear.W],
+                                    gradients=OrderedDict([(linear.W, gW), (linear.b, gb)]))
+    assert algorithm.parameters == [linear.W, linear.b]
+    assert "does not match the keys of the gradient" in caplog.text
+    # The same parameters in another order are fine.
+    algorithm = GradientDescent(parameters=[linear.b, linear.W],
+                                gradients={linear.W: gW, linear.b: gb})
+    assert set(algorithm.parameters) == {linear.W, linear.b}
+    for extra in ({"known_grads": {cost: pt.constant(1.0)}}, {"consider_constant": [x]}):
+        with pytest.raises(ValueError, match="has no effect when gradients are passed in"):
+            GradientDescent(gradients={linear.W: gW, linear.b: gb}, **extra)
+    with pytest.raises(ValueError, match="can't infer gradients; no cost specified"):
+        GradientDescent(parameters=[linear.W])

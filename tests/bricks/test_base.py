@@ -844,3 +844,85 @@ def test_random_brick_pickles_after_sampling():
     first = restored.apply(x).eval({x: np.zeros(4)})
     again = Sampler(theano_seed=3).apply(x).eval({x: np.zeros(4)})
     assert np.allclose(first, again)
+
+
+# Blocks fidelity (issue 18): Brick API details Blocks code uses
+
+class Recorder(Brick):
+    @application(inputs=["x"], outputs=["y", "z"])
+    def apply(self, application_call, x, application):
+        self.seen = (application_call, application)
+        return x + 1, x - 1
+
+
+def test_application_called_on_a_brick_and_blocks_keywords():
+    linear = Linear(input_dim=2, output_dim=3, name="lin")
+    x = pt.matrix("x")
+    assert Linear.apply(linear, x).name == "lin_apply_output"
+    with pytest.raises(TypeError, match="expected a brick as first argument"):
+        Linear.apply(x)
+    recorder = Recorder()
+    as_dict = recorder.apply(x, as_dict=True)
+    assert list(as_dict) == ["y", "z"] and as_dict["z"].name == "recorder_apply_z"
+    as_list = recorder.apply(x, as_list=True)
+    assert [v.name for v in as_list] == ["recorder_apply_y", "recorder_apply_z"]
+    with pytest.raises(ValueError, match="at most one of return_list and return_dict"):
+        recorder.apply(x, as_list=True, as_dict=True)
+
+
+def test_application_and_application_call_arguments_are_handed_in():
+    recorder = Recorder()
+    x = pt.vector("x")
+    y, _ = recorder.apply(x)  # positional x despite application_call coming first
+    call, application = recorder.seen
+    assert get_application_call(y) is call
+    assert application is recorder.apply
+    assert [v.name for v in ComputationGraph(y).inputs] == ["x"]
+    assert float(y.eval({x: [1.0]})[0]) == 2.0
+
+
+def test_inputs_setter_checks_the_arguments():
+    class Foo(Brick):
+        @application(inputs=["x"])
+        def apply(self, x, y=None):
+            return x
+
+        @application
+        def open_apply(self, **kwargs):
+            return list(kwargs.values())
+
+    Foo.apply.inputs = ["x", "y"]
+    assert Foo().apply.inputs == ["x", "y"]
+    with pytest.raises(ValueError, match=r"Unexpected inputs \['w'\] for application 'apply'"):
+        Foo.apply.inputs = ["w"]
+    Foo.open_apply.inputs = ["anything"]  # **kwargs accepts any name
+    foo = Foo()
+    foo.apply.inputs = ["x"]  # per brick, as in Blocks
+    assert foo.apply.inputs == ["x"] and Foo.apply.inputs == ["x", "y"]
+
+
+def test_allocation_and_initialization_args():
+    assert Linear().allocation_args == ["input_dim", "output_dim"]
+    assert Linear().initialization_args == []  # Initializable checks weights_init itself
+    assert MLP([Tanh()], [2, 3]).allocation_args == ["dims"]
+
+
+def test_brick_repr_as_blocks_printed_it():
+    linear = Linear(name="lin")
+    assert "name=lin" in repr(linear)
+    assert repr(linear) == f"<blocks.bricks.simple.Linear object at {id(linear):#x}: name=lin>"
+    assert str(linear) == repr(linear)
+
+
+def test_brick_pickled_before_an_attribute_existed_loads_with_its_default():
+    from blocks.bricks.conv import MaxPooling
+
+    pool = MaxPooling((2, 2), name="pool")
+    del pool.__dict__["padding"]  # as pickled by a version without padding
+    del pool.__dict__["ignore_border"]
+    loaded = pickle.loads(pickle.dumps(pool))
+    assert loaded.padding is None and loaded.ignore_border is True
+    x = pt.tensor4("x")
+    value = np.arange(16.0).reshape(1, 1, 4, 4)
+    out = loaded.apply(x).eval({x: value})
+    np.testing.assert_array_equal(out, value.reshape(1, 1, 2, 2, 2, 2).max(axis=(3, 5)))

@@ -326,3 +326,39 @@ def test_shared_variable_modifier_errors():
     assert SharedVariableModifier(rate, max, num_args=2).num_args == 2
     with pytest.raises(ValueError, match="found None"):
         SharedVariableModifier(rate, max)
+
+
+# Blocks fidelity (issue 18): Timestamp's triggers, Timing's records
+
+def test_timestamp_default_triggers_as_blocks():
+    main_loop = run([Timestamp()], epochs=1)
+    names = [name for name, _, _ in main_loop.extensions[0]._conditions]
+    assert names == ["before_training", "after_epoch", "on_error", "on_interrupt",
+                     "on_resumption", "after_training"]
+    assert "timestamp" in main_loop.log[0]  # before training
+    assert not Timestamp(before_training=False, on_error=False)._conditions[0][0] == (
+        "before_training")
+
+
+class SlowCompile(TrainingExtension):
+    """Spends time before the first epoch, as a monitor compiling its function does."""
+
+    def before_epoch(self):
+        import time
+
+        if self.main_loop.status["epochs_done"] == 0:
+            time.sleep(0.05)
+
+
+def test_timing_counts_only_reading_data_and_training():
+    main_loop = MainLoop(Sleepy(), stream(), extensions=[
+        Timing(prefix="valid"), SlowCompile(), FinishAfter(after_n_epochs=1)])
+    main_loop.run()
+    row = main_loop.log[3]
+    # The extension's 50 ms before the first batch are not time spent reading data.
+    assert row["valid_time_read_data_this_epoch"] < 0.04
+    assert row["valid_time_train_this_epoch"] >= 3 * 0.002
+    assert row["valid_time_train_total"] == main_loop.profile.total[
+        ("training", "epoch", "train")]
+    assert "valid_time_initialization" in main_loop.log[0]
+    assert Timing().prefix == ""

@@ -172,3 +172,20 @@ def test_suffix_and_errors():
         TrainingDataMonitoring([cost * 2], after_batch=True)
     with pytest.raises(TypeError, match="unknown keyword"):
         TrainingDataMonitoring([cost], after_every_other_batch=True)
+
+
+def test_record_names_as_blocks_writes_them():
+    from blocks.extensions.monitoring import SEPARATOR, MonitoringExtension
+
+    assert MonitoringExtension.SEPARATOR == SEPARATOR == "_"
+    x = pt.scalar("cost")
+    assert DataStreamMonitoring([x], stream(), prefix="valid").record_name(x) == "valid_cost"
+    both = DataStreamMonitoring([x], stream(), prefix="valid", suffix="best")
+    assert both.record_name(x) == "valid_cost_best"
+
+    class Dashed(DataStreamMonitoring):
+        SEPARATOR = "-"
+
+    assert Dashed([x], stream(), prefix="valid").record_name(x) == "valid-cost"
+    with pytest.raises(ValueError, match="record name must be a string"):
+        DataStreamMonitoring([x], stream())._record_name(None)

@@ -301,3 +301,67 @@ def test_replace_parameter_by_expression_of_itself():
     assert set(noisy.parameters) == {linear.W, linear.b}
     [out] = noisy.get_function()(np.ones((1, 2), dtype=floatX))
     np.testing.assert_allclose(out, [[4.5, 4.5]])
+
+
+# Blocks fidelity (issue 18): iteration, replace warnings, loops
+
+def test_graph_iterates_over_its_variables():
+    x = pt.vector("x")
+    cg = ComputationGraph(Counter().apply(x) * 2)
+    assert list(cg) == cg.variables
+    assert x in list(iter(cg))
+
+
+def test_replace_warns_as_blocks_did():
+    x = pt.scalar("x")
+    counter = Counter()
+    y = counter.apply(x)
+    cg = ComputationGraph(y)
+    (total,) = cg.auxiliary_variables
+    stranger = pt.scalar("stranger")
+    with pytest.warns(UserWarning, match="not a part of the computational graph"):
+        same = cg.replace({stranger: 2 * stranger})
+    assert same.outputs[0].eval({x: 1.0}) == y.eval({x: 1.0})
+    with pytest.warns(UserWarning, match="that is an auxiliary variable"):
+        cg.replace({total: 0 * total})
+
+
+def test_replace_in_topological_order_whatever_the_order_given():
+    x = pt.scalar("x")
+    y = x + 2
+    z = y + 3
+    cg = ComputationGraph([z + 5])
+    for replacements in ([(z, y * 3), (y, x * 2)], [(y, x * 2), (z, y * 3)]):
+        (output,) = cg.replace(replacements).outputs
+        assert float(output.eval({x: 3.0})) == 3.0 * 2 * 3 + 5
+
+
+def test_scans_list_the_loops_of_unfused_recurrences():
+    from blocks.bricks.recurrent import LSTM, SimpleRecurrent
+
+    x = pt.tensor3("x")
+    fused = SimpleRecurrent(dim=2, activation=Tanh(), weights_init=ConstantInit(0.1))
+    assert ComputationGraph(fused.apply(x)).scans == []  # one fused node, no scan
+    unfused = SimpleRecurrent(dim=2, activation=Tanh(), weights_init=ConstantInit(0.1),
+                              name="unfused")
+    unfused.fused = False
+    lstm = LSTM(dim=2, weights_init=ConstantInit(0.1))
+    lstm.fused = False
+    h = unfused.apply(x)
+    states, cells = lstm.apply(pt.tensor3("gates"))
+    cg = ComputationGraph([h.sum() + states.sum()])
+    assert len(cg.scans) == 2
+    assert any(v.name == "unfused_apply_states" for v in cg.scan_variables)
+    # The call keeps the step graph (Blocks' inner_inputs/inner_outputs).
+    call = get_application_call(h)
+    x_t, h_tm1 = call.inner_inputs
+    (step,) = call.inner_outputs
+    unfused.initialize()
+    W = unfused.W.get_value()
+    x_value = np.ones((1, 2), dtype=floatX)
+    h_value = np.full((1, 2), 0.5, dtype=floatX)
+    np.testing.assert_allclose(step.eval({x_t: x_value, h_tm1: h_value}),
+                               np.tanh(x_value + h_value @ W), rtol=1e-6)
+    again = unfused.apply(*call.inner_inputs, iterate=False)
+    np.testing.assert_allclose(again.eval({x_t: x_value, h_tm1: h_value}),
+                               np.tanh(x_value + h_value @ W), rtol=1e-6)
