@@ -374,3 +374,32 @@ def test_take_glimpses_under_numba():
     np.testing.assert_allclose(averages, expected[0], rtol=1e-6)
     np.testing.assert_allclose(weights, expected[1], rtol=1e-6, atol=1e-12)
     assert np.all(weights[1, 3:] == 0)
+
+
+class AttendedInitialState(SimpleRecurrent):
+    """A transition whose initial state is the mean of the attended sequence (Blocks-era
+    encoder-decoders did this): it needs initial_states to receive the attended."""
+
+    def initial_states(self, batch_size, *args, **kwargs):
+        return kwargs["attended"].mean(axis=0)
+
+
+def test_attention_recurrent_hands_all_kwargs_to_the_transition_initial_states():
+    transition = AttendedInitialState(dim=4, activation=Tanh(), name="transition")
+    attention = SequenceContentAttention(state_names=["states"], state_dims=[4],
+                                         attended_dim=4, match_dim=5)
+    recurrent = AttentionRecurrent(transition, attention,
+                                   weights_init=IsotropicGaussian(0.5),
+                                   biases_init=Constant(0))
+    recurrent.initialize()
+    attended = pt.tensor3("attended")
+    states = recurrent.initial_states(2, attended=attended, return_dict=True)
+    value = random(5, 2, 4)
+    np.testing.assert_allclose(
+        states["states"].eval({attended: value}, on_unused_input="ignore"),
+        value.mean(axis=0), rtol=1e-6)
+    inputs = pt.tensor3("inputs")
+    first = recurrent.apply(inputs=inputs, attended=attended, return_initial_states=True)[0]
+    np.testing.assert_allclose(
+        first[0].eval({inputs: random(3, 2, 4), attended: value}, on_unused_input="ignore"),
+        value.mean(axis=0), rtol=1e-6)

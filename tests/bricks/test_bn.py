@@ -245,3 +245,25 @@ def test_bricks_pickle_with_their_statistics():
     x = RNG.standard_normal((2, 1, 3, 3))
     np.testing.assert_allclose(copy.apply(x_var).eval({x_var: x}),
                                seq.apply(x_var).eval({x_var: x}))
+
+
+def test_blocks_configuration_of_batch_normalization():
+    # broadcastable=None stays None; the default averages over the batch only.
+    bn = BatchNormalization(input_dim=(2, 3))
+    bn.initialize()
+    assert bn.broadcastable is None and bn.normalization_axes == (0,)
+    # BatchNormalizedMLP's options are attributes pushed at allocation.
+    mlp = BatchNormalizedMLP([Tanh(), Tanh()], [3, 4, 2], weights_init=Constant(1))
+    mlp.mean_only, mlp.learn_shift = True, False
+    mlp.initialize()
+    for bn in mlp.batch_normalizations:
+        assert bn.mean_only and not bn.learn_shift and bn.parameters == []
+    # SpatialBatchNormalization: input_dim pushed later is checked at allocation.
+    spatial = SpatialBatchNormalization(name="sbn")
+    spatial.input_dim = (3,)
+    with pytest.raises(ValueError, match="'sbn': argument 'input_dim': expected input_dim to "
+                                         "be length >= 2"):
+        spatial.initialize()
+    spatial.input_dim = (3, 2, 2)
+    spatial.initialize()
+    assert spatial.broadcastable == (False, True, True)

@@ -316,3 +316,25 @@ def test_bad_outputs_mask_and_components_are_refused(language_model):
     with pytest.raises(ValueError, match="not both"):
         Readout(readout_dim=2, source_names=["states"], merge=generator.readout.merge,
                 merge_prototype=generator.readout.merge.children[0])
+
+
+def test_undeclared_outputs_keep_blocks_default_names(language_model):
+    # Blocks scripts select the readouts with name_regex="output".
+    generator = language_model[0]
+    readout = generator.readout
+    outputs, mask = pt.lmatrix("outputs"), pt.matrix("mask")
+    cg = ComputationGraph(generator.cost_matrix(outputs, mask=mask))
+    [readouts] = VariableFilter(bricks=[readout], roles=[OUTPUT],
+                                applications=[readout.readout], name_regex="output")(cg)
+    assert readouts.name == "readout_readout_output_0"
+    states = pt.matrix("states")
+    feedback = pt.matrix("feedback")
+    direct = readout.readout(states=states, feedback=feedback)
+    assert direct.name == "readout_readout_output_0"
+    assert readout.emitter.probs(direct).name == "softmaxemitter_probs_output_0"
+    assert readout.feedback_brick.feedback(outputs).name == "lookupfeedback_feedback_output_0"
+    from blocks.bricks.cost import SquaredError
+
+    y, y_hat = pt.matrix("y"), pt.matrix("y_hat")
+    assert SquaredError().cost_matrix(y, y_hat).name == "squarederror_cost_matrix_output_0"
+    assert SquaredError().apply(y, y_hat).name == "squarederror_apply_cost"

@@ -249,3 +249,20 @@ def test_ctrl_c_in_a_subprocess_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     assert main_loop.status["training_interrupted"]
     assert main_loop.status["iterations_done"] == stopped >= 2
     assert main_loop.log[stopped]["saved_to"] == (path,)
+
+
+def test_load_reads_a_protocol_0_checkpoint(tmp_path):
+    from blocks.serialization import dump
+
+    path = str(tmp_path / "p0.tar")
+    trained = build([FinishAfter(after_n_epochs=1)])
+    trained.run()
+    with open(path, "wb") as destination:
+        dump(trained, destination, parameters=trained.model.parameters, protocol=0)
+    resumed = build([Load(path, load_log=True, load_iteration_state=True),
+                     FinishAfter(after_n_epochs=2)], seed=5)
+    resumed.run()
+    assert resumed.status["iterations_done"] == 6
+    assert resumed.log[3]["loaded_from"] == path
+    whole = load(path)
+    np.testing.assert_array_equal(values(whole)[0], values(trained)[0])

@@ -18,6 +18,7 @@ from blocks.bricks.recurrent import (
     SimpleRecurrent,
 )
 from blocks.initialization import Constant, IsotropicGaussian
+from blocks.roles import WEIGHT
 
 floatX = pytensor.config.floatX
 
@@ -199,3 +200,46 @@ def test_stack_errors():
         RecurrentStack([Linear()])
     with pytest.raises(ValueError, match="at least one transition"):
         RecurrentStack([])
+
+
+def test_recurrent_stack_of_bidirectional_layers_as_in_blocks():
+    layers = [Bidirectional(SimpleRecurrent(dim=3, activation=Tanh()), name=f"bidir_{i}")
+              for i in range(2)]
+    stack = RecurrentStack(layers, weights_init=IsotropicGaussian(0.5),
+                           biases_init=Constant(0))
+    stack.initialize()
+    assert stack.get_dim("states") == stack.get_dim("states#1") == 6
+    x, mask = pt.tensor3("x"), pt.matrix("mask")
+    bottom, top = stack.apply(x, mask=mask)
+    xv = array(1, 3, 2, 3)
+    values = pytensor.function([x, mask], [bottom, top])(xv, MASK)
+    zeros = np.zeros((2, 3), dtype=floatX)
+    # Each layer in numpy: forward and (time-reversed) backward halves; the upper layer
+    # takes the lower one's states through the fork (a Linear with a bias).
+    inputs = xv
+    for layer, value in zip(layers, values):
+        forward, backward = layer.children
+        expected = np.concatenate([
+            simple_loop(inputs, zeros, forward.W.get_value(), MASK),
+            simple_loop(inputs, zeros, backward.W.get_value(), MASK, reverse=True)[::-1]],
+            axis=-1)
+        np.testing.assert_allclose(value, expected, rtol=1e-5)
+        if layer is layers[0]:
+            fork = stack.forks[0].children[0]
+            inputs = value @ fork.W.get_value() + fork.b.get_value()
+    with pytest.raises(NotImplementedError, match="Bidirectional layers"):
+        stack.apply(x, low_memory=True)
+
+
+def test_subclass_whose_allocate_creates_no_initial_state_initializes():
+    class NoInitialState(SimpleRecurrent):
+        def _allocate(self):
+            self.create_parameter("W", (self.dim, self.dim), WEIGHT)
+
+        def initial_states(self, batch_size, *args, **kwargs):
+            return pt.zeros((batch_size, self.dim))
+
+    brick = NoInitialState(dim=2, activation=Tanh(), weights_init=Constant(0.5))
+    brick.initialize()
+    assert [p.name for p in brick.parameters] == ["W"]
+    np.testing.assert_array_equal(brick.W.get_value(), np.full((2, 2), 0.5))
