@@ -28,10 +28,15 @@ def l2_norm(tensors, squared=False):
     >>> float(l2_norm([np.array([3.0, 4.0])], squared=True).eval())
     25.0
     """
-    squares = [pt.sqr(pt.as_tensor_variable(tensor)).sum() for tensor in tensors]
-    if not squares:
+    tensors = [pt.as_tensor_variable(tensor) for tensor in tensors]
+    if not tensors:
         return pt.as_tensor_variable(np.asarray(0.0, dtype=pytensor.config.floatX))
-    total = pt.stack(squares).sum()
+    # The norm of the vector of each tensor's norm. Summing the squared norms directly
+    # (a chain of additions, or the sum of their stack) is rewritten into one
+    # elementwise Add of all the terms, which PyTensor's Python implementation (used
+    # under FAST_COMPILE) cannot run past 32 operands: a model of 37 parameters failed.
+    norms = pt.stack([pt.sqrt(pt.sqr(tensor).sum()) for tensor in tensors])
+    total = pt.sqr(norms).sum()
     return total if squared else pt.sqrt(total)
 
 

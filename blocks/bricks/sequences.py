@@ -73,7 +73,9 @@ class FeedforwardSequence(Sequence, Feedforward):
     """A sequence whose first and last bricks are feed-forward.
 
     Its ``input_dim`` is the first brick's and its ``output_dim`` the last one's.
-    Allocation checks that consecutive feed-forward bricks have matching dimensions.
+    Allocation (not construction: dimensions may be pushed later) checks that directly
+    consecutive feed-forward bricks have matching dimensions; a brick without dimensions
+    between them, such as :class:`~blocks.bricks.Maxout`, may change them.
     """
 
     @property
@@ -93,11 +95,13 @@ class FeedforwardSequence(Sequence, Feedforward):
         self.application_methods[-1].brick.output_dim = value
 
     def allocate(self):
-        feedforward = [
-            method.brick for method in self.application_methods
-            if isinstance(method.brick, Feedforward)
-        ]
-        for before, after in zip(feedforward, feedforward[1:]):
+        bricks = [method.brick for method in self.application_methods]
+        # Only directly consecutive feed-forward bricks are compared: a brick between
+        # them without dimensions (Maxout halving them, an activation...) may change
+        # the dimension, as in Blocks' sequences.
+        for before, after in zip(bricks, bricks[1:]):
+            if not (isinstance(before, Feedforward) and isinstance(after, Feedforward)):
+                continue
             out_dim = getattr(before, "output_dim", NoneAllocation)
             in_dim = getattr(after, "input_dim", NoneAllocation)
             if out_dim is not NoneAllocation and in_dim is not NoneAllocation \
