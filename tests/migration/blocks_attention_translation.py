@@ -14,11 +14,11 @@ from pytensor import tensor
 
 from blocks.algorithms import AdaDelta, CompositeRule, GradientDescent, StepClipping
 from blocks.bricks import (
+    MLP,
     Bias,
     Initializable,
     Linear,
     Maxout,
-    MLP,
     Tanh,
 )
 from blocks.bricks.attention import SequenceContentAttention
@@ -33,6 +33,7 @@ from blocks.bricks.sequence_generators import (
     SoftmaxEmitter,
 )
 from blocks.bricks.sequences import FeedforwardSequence
+from blocks.datasets.datasets import IterableDataset
 from blocks.datasets.schemes import ConstantScheme
 from blocks.datasets.streams import DataStream
 from blocks.datasets.transformers import Batch, Padding
@@ -40,12 +41,11 @@ from blocks.extensions import FinishAfter, Printing, Timing
 from blocks.extensions.monitoring import TrainingDataMonitoring
 from blocks.filter import VariableFilter
 from blocks.graph import ComputationGraph
-from blocks.initialization import IsotropicGaussian, Orthogonal, Constant
+from blocks.initialization import Constant, IsotropicGaussian, Orthogonal
 from blocks.main_loop import MainLoop
 from blocks.model import Model
 from blocks.roles import WEIGHT, add_role
 from blocks.utils import dict_union, shared_floatx_nans
-from blocks.datasets import IterableDataset
 
 VOCABULARY = 7
 EMBEDDING = 4
@@ -70,7 +70,7 @@ class BidirectionalWMT15(Bidirectional):
 
 class BidirectionalEncoder(Initializable):
     def __init__(self, vocab_size, embedding_dim, state_dim, **kwargs):
-        super(BidirectionalEncoder, self).__init__(**kwargs)
+        super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.state_dim = state_dim
@@ -110,7 +110,7 @@ class GRUInitialState(GatedRecurrent):
     """A GRU whose initial state is a transformation of the attended sequence."""
 
     def __init__(self, attended_dim, **kwargs):
-        super(GRUInitialState, self).__init__(**kwargs)
+        super().__init__(**kwargs)
         self.attended_dim = attended_dim
         self.initial_transformer = MLP(activations=[Tanh()],
                                        dims=[attended_dim, self.dim],
@@ -136,7 +136,7 @@ class GRUInitialState(GatedRecurrent):
 class Decoder(Initializable):
     def __init__(self, vocab_size, embedding_dim, state_dim, representation_dim,
                  **kwargs):
-        super(Decoder, self).__init__(**kwargs)
+        super().__init__(**kwargs)
         self.transition = GRUInitialState(attended_dim=state_dim, dim=state_dim,
                                           activation=Tanh(), name='decoder')
         self.attention = SequenceContentAttention(

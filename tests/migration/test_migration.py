@@ -9,7 +9,6 @@ import os
 import runpy
 
 import numpy as np
-import pytest
 
 HERE = os.path.dirname(__file__)
 
