@@ -10,7 +10,7 @@ from blocks.bricks.base import (
     describe,
     lazy,
 )
-from blocks.bricks.interfaces import Feedforward, Initializable
+from blocks.bricks.interfaces import Activation, Feedforward, Initializable
 from blocks.bricks.simple import Linear
 
 __all__ = ["Sequence", "FeedforwardSequence", "MLP"]
@@ -73,9 +73,10 @@ class FeedforwardSequence(Sequence, Feedforward):
     """A sequence whose first and last bricks are feed-forward.
 
     Its ``input_dim`` is the first brick's and its ``output_dim`` the last one's.
-    Allocation (not construction: dimensions may be pushed later) checks that directly
-    consecutive feed-forward bricks have matching dimensions; a brick without dimensions
-    between them, such as :class:`~blocks.bricks.Maxout`, may change them.
+    Allocation (not construction: dimensions may be pushed later) checks that
+    consecutive feed-forward bricks, with only activations between them, have matching
+    dimensions; another brick between them, such as :class:`~blocks.bricks.Maxout`, may
+    change the dimension, so it is not checked across.
     """
 
     @property
@@ -95,22 +96,28 @@ class FeedforwardSequence(Sequence, Feedforward):
         self.application_methods[-1].brick.output_dim = value
 
     def allocate(self):
-        bricks = [method.brick for method in self.application_methods]
-        # Only directly consecutive feed-forward bricks are compared: a brick between
-        # them without dimensions (Maxout halving them, an activation...) may change
-        # the dimension, as in Blocks' sequences.
-        for before, after in zip(bricks, bricks[1:]):
-            if not (isinstance(before, Feedforward) and isinstance(after, Feedforward)):
+        # The output dimension reaching each feed-forward brick is known through
+        # activations (elementwise) but not through other bricks without dimensions:
+        # a Maxout between two Linear bricks divides it, as in Blocks' sequences.
+        previous = None
+        for method in self.application_methods:
+            brick = method.brick
+            if isinstance(brick, Activation):
                 continue
-            out_dim = getattr(before, "output_dim", NoneAllocation)
-            in_dim = getattr(after, "input_dim", NoneAllocation)
-            if out_dim is not NoneAllocation and in_dim is not NoneAllocation \
+            if not isinstance(brick, Feedforward):
+                previous = None
+                continue
+            in_dim = getattr(brick, "input_dim", NoneAllocation)
+            out_dim = getattr(previous, "output_dim", NoneAllocation)
+            if previous is not None and out_dim is not NoneAllocation \
+                    and in_dim is not NoneAllocation \
                     and out_dim is not None and in_dim is not None and out_dim != in_dim:
                 raise ValueError(
                     f"{describe(self)}: the output_dim of "
-                    f"{before.name!r} ({out_dim}) does not match the input_dim of "
-                    f"{after.name!r} ({in_dim})"
+                    f"{previous.name!r} ({out_dim}) does not match the input_dim of "
+                    f"{brick.name!r} ({in_dim})"
                 )
+            previous = brick
         super().allocate()
 
 

@@ -926,3 +926,16 @@ def test_brick_pickled_before_an_attribute_existed_loads_with_its_default():
     value = np.arange(16.0).reshape(1, 1, 4, 4)
     out = loaded.apply(x).eval({x: value})
     np.testing.assert_array_equal(out, value.reshape(1, 1, 2, 2, 2, 2).max(axis=(3, 5)))
+
+
+def test_feedforward_sequence_dims_across_a_maxout_are_left_to_allocation():
+    from blocks.bricks import Maxout
+
+    # Maxout halves 6 into 3; only the bricks adjacent through activations are compared.
+    sequence = FeedforwardSequence([Linear(2, 6), Maxout(num_pieces=2), Tanh(), Linear(3, 4)])
+    sequence.allocate()
+    bad = FeedforwardSequence([Linear(2, 6), Maxout(num_pieces=2), Linear(3, 4), Tanh(),
+                               Linear(5, 1)])
+    with pytest.raises(ValueError, match=r"output_dim of 'linear_1' \(4\) does not match the "
+                                         r"input_dim of 'linear_2' \(5\)"):
+        bad.allocate()
