@@ -36,8 +36,8 @@ class Model(ComputationGraph):
     >>> from blocks.bricks import MLP, Tanh
     >>> mlp = MLP([Tanh(), None], [3, 4, 2])
     >>> model = Model(mlp.apply(pt.matrix('x')).sum())
-    >>> model.get_top_bricks()
-    [<MLP 'mlp'>]
+    >>> model.get_top_bricks()  # doctest: +ELLIPSIS
+    [<blocks.bricks.sequences.MLP object at 0x...: name=mlp>]
     >>> list(model.get_parameter_dict())
     ['/mlp/linear_0.W', '/mlp/linear_0.b', '/mlp/linear_1.W', '/mlp/linear_1.b']
     >>> values = model.get_parameter_values()

@@ -659,7 +659,8 @@ class Timing(SimpleExtension):
         row = self.main_loop.log.current_row
         total = self.main_loop.profile.total
         if which_callback == "before_epoch":
-            row[f"{self.prefix}time_initialization"] = total[("initialization",)]
+            row[f"{self.prefix}time_initialization"] = total.get(
+                ("training", "initialization"), 0.0)
             return
         level, counter = {"after_batch": ("batch", "iterations_done"),
                           "after_epoch": ("epoch", "epochs_done")}.get(
@@ -672,7 +673,7 @@ class Timing(SimpleExtension):
         last_done, last_totals = self._last[level]
         if done == last_done:
             return
-        now = {action: total[section] for action, section in self._SECTIONS.items()}
+        now = {action: total.get(section, 0.0) for action, section in self._SECTIONS.items()}
         for action, seconds in now.items():
             row[f"{self.prefix}time_{action}_this_{level}"] = (
                 (seconds - last_totals.get(action, 0.0)) / (done - last_done))
