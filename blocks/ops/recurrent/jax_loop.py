@@ -59,7 +59,14 @@ ELEMENTWISE = {
 
 class MaskedSoftmax:
     """The softmax over the first axis of the elements where `present` is positive: zero
-    elsewhere, and zero everywhere for a column with no present element (not NaN)."""
+    elsewhere, and zero everywhere for a column with no present element (not NaN).
+
+    Examples
+    --------
+    >>> present = jnp.array([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
+    >>> MaskedSoftmax(present)(jnp.zeros((3, 2))).tolist()
+    [[0.5, 0.0], [0.5, 0.0], [0.0, 0.0]]
+    """
 
     def __init__(self, present):
         self.present = present
@@ -93,7 +100,19 @@ class RecordedActivations:
 class KnownActivations:
     """Returns the recorded outputs of the activations, with the derivatives these outputs
     determine: ``y + f'(y) (a - a)``, where the difference is exactly zero in value and
-    the identity in derivative."""
+    the identity in derivative.
+
+    Examples
+    --------
+    The value is the recorded one, whatever the pre-activation; the derivative is tanh's
+    at that value:
+
+    >>> act = KnownActivations({"h": jnp.float32(0.5)})
+    >>> float(act("h", ELEMENTWISE["tanh"], jnp.float32(0.0)))
+    0.5
+    >>> float(jax.grad(lambda a: act("h", ELEMENTWISE["tanh"], a))(jnp.float32(0.0)))
+    0.75
+    """
 
     def __init__(self, values):
         self.values = values
