@@ -167,7 +167,9 @@ class Linear(LinearLike, Feedforward):
             The transformed input plus optional bias, of shape ``(..., output_dim)``.
         """
         check_last_dim(self, "input_", input_, self.input_dim)
-        output = pt.dot(input_, self.W)
+        # With leading dimensions, dot reshapes the input to a matrix by a size computed at
+        # run time, which PyTensor's JAX backend cannot compile; matmul broadcasts instead.
+        output = pt.dot(input_, self.W) if input_.ndim <= 2 else pt.matmul(input_, self.W)
         if self.use_bias:
             output = output + self.b
         return output

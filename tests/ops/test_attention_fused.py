@@ -182,9 +182,8 @@ def test_fused_loop_equals_numpy_and_the_scan_loop(case):
         np.testing.assert_allclose(result, reference, rtol=1e-9, atol=1e-12)
 
 
-def op_values(seed=0, dtype="float64"):
+def op_values(seed=0, dtype="float64", n_steps=4, batch=3, length=6):
     rng = np.random.default_rng(seed)
-    n_steps, batch, length = 4, 3, 6
 
     def normal(*shape):
         return (0.5 * rng.normal(size=shape)).astype(dtype)

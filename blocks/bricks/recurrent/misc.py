@@ -96,7 +96,9 @@ class Bidirectional(Initializable):
             output[::-1]
             for output in self.backward.apply(*args, reverse=True, return_list=True, **kwargs)
         ]
-        return [pt.concatenate([f, b], axis=-1) for f, b in zip(forward, backward)]
+        widths = [self.forward.get_dim(name) for name in self.forward.apply.outputs]
+        return [pt.concatenate([_of_width(f, width), _of_width(b, width)], axis=-1)
+                for f, b, width in zip(forward, backward, widths)]
 
     @apply.delegate
     def apply_delegate(self):
@@ -106,6 +108,15 @@ class Bidirectional(Initializable):
         if name in self.apply.outputs:
             return self.forward.get_dim(name) * 2
         return self.forward.get_dim(name)
+
+
+def _of_width(output, width):
+    """The output with its last dimension known to be `width`: the gradient of the
+    concatenation then splits it at points known at compile time, which PyTensor's JAX
+    backend requires."""
+    if not isinstance(width, int) or output.type.shape[-1] == width:
+        return output
+    return pt.specify_shape(output, (None,) * (output.ndim - 1) + (width,))
 
 
 class RecurrentStack(BaseRecurrent, Initializable):
