@@ -51,7 +51,6 @@ def _gru_problem():
     to_inputs = Linear(input_dim=2, output_dim=9, weights_init=IsotropicGaussian(0.5),
                        biases_init=Constant(0), name="to_inputs")
     gru = GatedRecurrent(dim=3, weights_init=IsotropicGaussian(0.5))
-    gru.fused = False
     for brick in (to_inputs, gru):
         brick.initialize()
     projected = to_inputs.apply(x)
@@ -86,7 +85,8 @@ def _train(problem, devices, batch_axes):
 
 
 def check_equal_to_one_device():
-    """5 steps on 4 devices equal 5 steps on one, for an MLP and a time-major GRU, and
+    """5 steps on 4 devices equal 5 steps on one, for an MLP and a time-major GRU (the
+    fused loop), and
     each device holds a quarter of every batch."""
     import numpy as np
 
