@@ -85,9 +85,8 @@ def _train(problem, devices, batch_axes):
 
 
 def check_equal_to_one_device():
-    """5 steps on 4 devices equal 5 steps on one, for an MLP and a time-major GRU (the
-    fused loop), and
-    each device holds a quarter of every batch."""
+    """5 steps on 4 devices equal 5 steps on one, for an MLP and a time-major GRU (its
+    fused loop), and each device holds a quarter of every batch."""
     import numpy as np
 
     _jax()
