@@ -44,12 +44,13 @@ from contextlib import contextmanager
 import numpy as np
 
 from blocks.filter import get_brick
+from blocks.safe_unpickling import ForbiddenGlobal, RestrictedUnpickler
 from blocks.utils import change_recursion_limit, is_shared_variable
 
 __all__ = [
-    "dump", "load", "load_parameters", "secure_dump", "continue_training", "add_to_dump",
-    "dump_and_add_to_dump", "CheckpointError", "PICKLE_MEMBER", "PARAMETERS_MEMBER",
-    "BRICK_DELIMITER",
+    "dump", "load", "load_main_loop", "load_parameters", "secure_dump",
+    "continue_training", "add_to_dump", "dump_and_add_to_dump", "CheckpointError",
+    "PICKLE_MEMBER", "PARAMETERS_MEMBER", "BRICK_DELIMITER",
 ]
 
 #: What separates the bricks in the hierarchical names of parameters (``/mlp/linear_0.W``).
@@ -124,21 +125,39 @@ class _Pickler(pickle.Pickler):
         return None
 
 
+def _persistent_array(arrays, pid):
+    """The parameter value that a pickle refers to by persistent id."""
+    if not isinstance(pid, str) or not pid.startswith(_PERSISTENT_PREFIX):
+        raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+    name = pid[len(_PERSISTENT_PREFIX):]
+    try:
+        return arrays[name]
+    except KeyError:
+        raise pickle.UnpicklingError(
+            f"the pickle refers to parameter {name!r}, absent from the checkpoint"
+        ) from None
+
+
 class _Unpickler(pickle.Unpickler):
+    """Unpickles anything (``load(..., trusted=True)``)."""
+
     def __init__(self, file_, arrays):
         super().__init__(file_)
         self._arrays = arrays
 
     def persistent_load(self, pid):
-        if not isinstance(pid, str) or not pid.startswith(_PERSISTENT_PREFIX):
-            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
-        name = pid[len(_PERSISTENT_PREFIX):]
-        try:
-            return self._arrays[name]
-        except KeyError:
-            raise pickle.UnpicklingError(
-                f"the pickle refers to parameter {name!r}, absent from the checkpoint"
-            ) from None
+        return _persistent_array(self._arrays, pid)
+
+
+class _SafeUnpickler(RestrictedUnpickler):
+    """Unpickles only what checkpoints of this library are made of (the default)."""
+
+    def __init__(self, file_, arrays, allowed=()):
+        super().__init__(file_, allowed=allowed)
+        self._arrays = arrays
+
+    def persistent_load(self, pid):
+        return _persistent_array(self._arrays, pid)
 
 
 def _add_member(tar, name, data):
@@ -275,11 +294,25 @@ def load_parameters(file_):
     return _read_arrays(file_, members[PARAMETERS_MEMBER])
 
 
-def load(file_, name=PICKLE_MEMBER, use_cpickle=False, **kwargs):
+_TRUST_ADVICE = (
+    "Safe loading builds only the classes of blocks, pytensor and numpy and the standard "
+    "containers that checkpoints of this library hold. If you trust this file (you wrote "
+    "it, or know who did), load it with blocks.serialization.load(path, trusted=True), "
+    "which runs whatever code the file names, or allow your own classes with "
+    "load(path, allowed=[MyExtension]); "
+    "blocks.serialization.load_parameters(path) reads its parameter values without "
+    "unpickling anything"
+)
+
+
+def load(file_, name=PICKLE_MEMBER, use_cpickle=False, trusted=False, allowed=(), **kwargs):
     """The object pickled in a checkpoint, its parameters holding the saved values.
 
-    Unpickling runs code named in the file: only load checkpoints you trust (use
-    :func:`load_parameters` for the others).
+    By default the pickle is read by a restricted unpickler
+    (:class:`~blocks.safe_unpickling.RestrictedUnpickler`): it builds the classes of
+    blocks, pytensor and numpy and the standard containers, calls only the functions
+    that rebuild them, and refuses anything else (``os.system``, ``eval``...) with a
+    :class:`CheckpointError` naming what the file asked for.
 
     Parameters
     ----------
@@ -289,23 +322,72 @@ def load(file_, name=PICKLE_MEMBER, use_cpickle=False, **kwargs):
         :func:`add_to_dump` under that name.
     use_cpickle : bool
         Accepted for compatibility.
+    trusted : bool
+        Unpickle without restriction: for files you trust that hold objects of other
+        libraries (unpickling runs whatever code the file names).
+    allowed : iterable of classes or functions, optional
+        Allowed besides those of blocks, pytensor and numpy: e.g. the classes of your
+        own extensions saved with a main loop (``allowed=[MyExtension]``).
 
     Raises
     ------
     CheckpointError
-        If the file is truncated, corrupt or not a checkpoint.
+        If the file is truncated, corrupt or not a checkpoint, or (unless `trusted`)
+        refers to something safe loading does not build.
+
+    Examples
+    --------
+    >>> import io, pickle
+    >>> class Payload:
+    ...     def __reduce__(self):
+    ...         return (print, ('this should not run',))
+    >>> buffer = io.BytesIO()
+    >>> dump(Payload(), buffer)
+    >>> _ = buffer.seek(0)
+    >>> load(buffer)
+    Traceback (most recent call last):
+    ...
+    blocks.serialization.CheckpointError: ... refers to builtins.print, ...
     """
     members = _read_members(file_, [PARAMETERS_MEMBER, name])
     arrays = _read_arrays(file_, members[PARAMETERS_MEMBER])
     # Arrays read from an npz are read-only views; parameters must be writable.
     arrays = OrderedDict((key, np.array(value)) for key, value in arrays.items())
+    pickled = io.BytesIO(members[name])
+    unpickler = (_Unpickler(pickled, arrays) if trusted
+                 else _SafeUnpickler(pickled, arrays, allowed=allowed))
     try:
         with _recursion_limit(_RECURSION_LIMIT):
-            return _Unpickler(io.BytesIO(members[name]), arrays).load()
-    except (pickle.UnpicklingError, EOFError) as error:
+            return unpickler.load()
+    except ForbiddenGlobal as error:
         raise CheckpointError(
-            f"the pickled object in {_describe(file_)} is corrupt: {error}"
+            f"{_describe(file_)} was not loaded: {error}. {_TRUST_ADVICE}"
         ) from error
+    except Exception as error:  # whatever a damaged pickle makes the unpickler raise
+        raise CheckpointError(
+            f"the pickled object in {_describe(file_)} is corrupt or was written by "
+            f"other code: {type(error).__name__}: {error}"
+        ) from error
+
+
+def load_main_loop(file_, trusted=False, allowed=()):
+    """The :class:`~blocks.main_loop.MainLoop` of a checkpoint; CheckpointError if none.
+
+    Parameters
+    ----------
+    file_ : str, path or file object
+    trusted, allowed
+        See :func:`load`.
+    """
+    from blocks.main_loop import MainLoop
+
+    loaded = load(file_, trusted=trusted, allowed=allowed)
+    if not isinstance(loaded, MainLoop):
+        raise CheckpointError(
+            f"{_describe(file_)} holds a {type(loaded).__name__}, not a main loop "
+            f"(was it written by Checkpoint(..., save_main_loop=False)?)"
+        )
+    return loaded
 
 
 def _check_directory_writable(path):
@@ -399,9 +481,21 @@ def secure_dump(object_, path, dump_function=dump, **kwargs):
     _fsync_directory(directory)
 
 
-def continue_training(path):
-    """Load the main loop checkpointed at `path` and resume its training."""
-    main_loop = load(path)
+def continue_training(path, trusted=False, allowed=()):
+    """Load the main loop checkpointed at `path` and resume its training.
+
+    Parameters
+    ----------
+    path : str or path
+    trusted, allowed
+        See :func:`load`.
+
+    Raises
+    ------
+    CheckpointError
+        If the file cannot be loaded or does not hold a main loop.
+    """
+    main_loop = load_main_loop(path, trusted=trusted, allowed=allowed)
     main_loop.run()
     return main_loop
 

@@ -367,14 +367,22 @@ def _prepare_save_to(path):
 def _load_checkpoint(path, name):
     """The main loop saved at `path` by the example `name`; None if there is no file."""
     from blocks.main_loop import MainLoop
-    from blocks.serialization import load
+    from blocks.safe_unpickling import ForbiddenGlobal
+    from blocks.serialization import CheckpointError, load
 
     if not os.path.exists(path):
         return None
     advice = "delete it or choose another --save-to"
     try:
+        # Safe loading: a file that names other code is refused before anything runs.
         main_loop = load(path)
-    except Exception as error:  # a foreign or damaged file, whatever its content
+    except CheckpointError as error:
+        forbidden = error.__cause__
+        if isinstance(forbidden, ForbiddenGlobal):
+            raise ExampleError(
+                f"{path} exists but was not resumed: it refers to "
+                f"{forbidden.qualified_name}, which no checkpoint of a Blocks example "
+                f"holds (it may be harmful; {advice})") from None
         raise ExampleError(
             f"{path} exists but cannot be resumed: {error} ({advice})") from None
     owner = getattr(main_loop, "example_name", None)

@@ -9,7 +9,7 @@ from blocks.extensions import SimpleExtension, set_default_trigger
 from blocks.serialization import (
     _named_parameters,
     check_writable,
-    load,
+    load_main_loop,
     load_parameters,
     secure_dump,
 )
@@ -132,8 +132,10 @@ class Load(SimpleExtension):
     momentum) is not loaded: to resume training exactly, load the whole main loop with
     :func:`~blocks.serialization.load` instead.
 
-    A missing file is logged and skipped (training starts from scratch); a corrupt one
-    raises :class:`~blocks.serialization.CheckpointError`.
+    A missing file is logged and skipped (training starts from scratch); a corrupt one,
+    one that does not hold a main loop (when the log or the iteration state is asked
+    for) or one that refers to code safe loading does not run raises
+    :class:`~blocks.serialization.CheckpointError`.
 
     Parameters
     ----------
@@ -142,15 +144,21 @@ class Load(SimpleExtension):
         Also take the data stream and epoch iterator of the saved main loop.
     load_log : bool
         Also take the saved log: training then resumes from the saved counters.
+    trusted : bool
+        Unpickle the main loop without restriction (see
+        :func:`~blocks.serialization.load`); by default only what checkpoints of this
+        library are made of is unpickled.
     **kwargs
         Triggers of :class:`~blocks.extensions.SimpleExtension` (``before_training``
         when none is given).
     """
 
-    def __init__(self, path, load_iteration_state=False, load_log=False, **kwargs):
+    def __init__(self, path, load_iteration_state=False, load_log=False, trusted=False,
+                 **kwargs):
         set_default_trigger(kwargs, "before_training")
         super().__init__(**kwargs)
         self.path = os.fspath(path)
+        self.trusted = trusted
         self.load_iteration_state = load_iteration_state
         self.load_log = load_log
 
@@ -177,7 +185,7 @@ class Load(SimpleExtension):
                     )
                 targets[name].set_value(value.astype(old.dtype, copy=False))
         if self.load_iteration_state or self.load_log:
-            loaded = load(self.path)
+            loaded = load_main_loop(self.path, trusted=self.trusted)
             if self.load_log:
                 main_loop.log = loaded.log
             if self.load_iteration_state:

@@ -4,6 +4,7 @@ Runs the `sqrt` example (no optional dependency) in tiny configurations.
 """
 
 import contextlib
+import functools
 import importlib
 import io
 import os
@@ -14,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 
+from blocks import serialization
 from blocks.examples import DEFAULT_EXAMPLE, EXAMPLES, sqrt
 from blocks.examples.__main__ import main
 from blocks.examples._common import (
@@ -160,6 +162,12 @@ def test_ctrl_c_checkpoints_then_resumes(tmp_path, monkeypatch):
     assert "epoch 1/2" not in out
     assert "Traceback" not in err
     monkeypatch.setattr(sqrt, "build", original_build)
+    # The checkpoint holds this test's InterruptAt, which safe loading builds only when
+    # allowed.
+    status, out, _ = call_main(["sqrt", *TINY, "--num-epochs", "2", "--save-to", path])
+    assert status == 1 and "InterruptAt" in out + _
+    monkeypatch.setattr(serialization, "load",
+                        functools.partial(serialization.load, allowed=[InterruptAt]))
     status, out, _ = call_main(["sqrt", *TINY, "--num-epochs", "2", "--save-to", path])
     assert status == 0
     assert "Resuming from" in out and "epoch 2/2" in out
@@ -220,6 +228,25 @@ def test_foreign_file_is_not_resumed(tmp_path):
     assert "exists but cannot be resumed" in err and "delete it" in err
     with pytest.raises(ExampleError, match="exists but cannot be resumed"):
         run(sqrt, ["--save-to", str(path)])
+
+
+def test_a_checkpoint_carrying_a_payload_is_refused_before_it_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.tar"
+    with open(path, "wb") as file_:
+        serialization.dump(Payload(os.system, f"touch {marker}"), file_)
+    status, _, err = call_main(["sqrt", *TINY, "--save-to", str(path)])
+    assert status == 1
+    assert "was not resumed: it refers to posix.system" in err and "delete it" in err
+    assert not marker.exists()
+
+
+class Payload:
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
 
 
 def test_checkpoint_of_another_example_is_refused(trained):

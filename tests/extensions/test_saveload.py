@@ -87,7 +87,8 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(
     # The parameters differ from the final ones: the test can fail.
     assert not np.allclose(values(main_loop)[0], uninterrupted[0], atol=1e-3)
 
-    resumed = load(path)
+    # Hook and interrupt are this test's own: safe loading builds them once allowed.
+    resumed = load(path, allowed=[Hook, interrupt])
     assert resumed.status["iterations_done"] == stopped_at
     np.testing.assert_array_equal(values(resumed)[0], values(main_loop)[0])
     resumed.run()
@@ -184,6 +185,32 @@ def test_load_missing_and_corrupt_files(tmp_path, caplog):
         build([Load(str(corrupt))]).run()
 
 
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_load_refuses_a_payload_and_a_file_without_a_main_loop(tmp_path):
+    path = str(tmp_path / "c.tar")
+    trained = build([Checkpoint(path), FinishAfter(after_n_epochs=1)])
+    trained.run()
+    marker = tmp_path / "pwned"
+    trained.log.status["note"] = _Payload(marker)
+    saveload.secure_dump(trained, path, parameters=trained.model.get_parameter_dict())
+    resumed = build([Load(path, load_iteration_state=True), FinishAfter(after_n_epochs=2)])
+    with pytest.raises(CheckpointError, match=r"posix\.system.*trusted=True"):
+        resumed.run()
+    assert not marker.exists()
+    # A checkpoint of the parameters only has no iteration state to take.
+    saveload.secure_dump(None, path, parameters=trained.model.get_parameter_dict())
+    resumed = build([Load(path, load_iteration_state=True), FinishAfter(after_n_epochs=2)])
+    with pytest.raises(CheckpointError, match="holds a NoneType, not a main loop"):
+        resumed.run()
+
+
 def test_load_without_model_checks_names_and_shapes(tmp_path):
     path = str(tmp_path / "c.tar")
     build([Checkpoint(path), FinishAfter(after_n_batches=1)]).run()
@@ -245,7 +272,8 @@ def test_ctrl_c_in_a_subprocess_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     assert process.returncode == 0, err
     stopped = int(out.split()[-1])
     assert "Interrupt received" in err
-    main_loop = load(path)
+    # Written by the subprocess, whose extension class is a test_saveload module's own.
+    main_loop = load(path, trusted=True)
     assert main_loop.status["training_interrupted"]
     assert main_loop.status["iterations_done"] == stopped >= 2
     assert main_loop.log[stopped]["saved_to"] == (path,)
