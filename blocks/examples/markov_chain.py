@@ -69,9 +69,18 @@ def entropy_rate():
     return float(-(stationary[:, None] * TRANSITIONS * np.log(TRANSITIONS)).sum())
 
 
-def time_major(batch):
-    """Batches of sequences ``(batch, time)`` -> ``(time, batch)`` for the recurrent bricks."""
-    return tuple(np.ascontiguousarray(array.T) for array in batch)
+class TimeMajor:
+    """Batches of sequences ``(batch, time)`` -> ``(time, batch)`` for the recurrent bricks.
+
+    A class rather than a function: checkpoints hold the stream's mapping, and safe
+    loading builds the classes of blocks but calls no function it does not know.
+
+    >>> TimeMajor()((np.zeros((2, 5)),))[0].shape
+    (5, 2)
+    """
+
+    def __call__(self, batch):
+        return tuple(np.ascontiguousarray(array.T) for array in batch)
 
 
 def learned_transitions(probabilities, sequences):
@@ -145,7 +154,7 @@ def build(args):
 
     def stream(sequences, scheme):
         return Mapping(DataStream(IndexableDataset({"symbols": sequences}),
-                                  iteration_scheme=scheme), time_major)
+                                  iteration_scheme=scheme), TimeMajor())
 
     train_stream = stream(train, ShuffledScheme(len(train), args.batch_size, rng=args.seed))
     test_stream = stream(test, SequentialScheme(len(test), 250))

@@ -4,14 +4,20 @@ import contextlib
 import io
 
 from blocks.examples._common import run_example, training_curves
+from blocks.serialization import load_main_loop
 
 
 def run(module, argv):
-    """Run example `module` with command line `argv`; return (main loop, figures, stdout)."""
+    """Run example `module` with command line `argv`; return (main loop, figures, stdout).
+
+    Also checks that the checkpoint written loads by safe loading (the examples resume
+    with it), as a main loop of the same example.
+    """
     out = io.StringIO()
+    args = module.parser().parse_args(argv)
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        main_loop, figures = run_example(module.NAME, module.parser().parse_args(argv),
-                                         module.build, module.report)
+        main_loop, figures = run_example(module.NAME, args, module.build, module.report)
+    assert load_main_loop(args.save_to).example_name == module.NAME
     return main_loop, figures, out.getvalue()
 
 
