@@ -13,7 +13,8 @@ A checkpoint written by :func:`dump` is a tar archive with two members:
 
 :func:`secure_dump` writes atomically: a temporary file in the destination directory,
 flushed and synced to disk, then renamed over the destination. Killing the process at
-any moment leaves either the old checkpoint or the new one, never a partial file.
+any moment leaves either the old checkpoint or the new one, never a partial file; the
+temporary file a killed write leaves is removed by the next successful write.
 
 Examples
 --------
@@ -37,6 +38,7 @@ import os
 import pickle
 import tarfile
 import tempfile
+import time
 import zipfile
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -49,8 +51,8 @@ from blocks.utils import change_recursion_limit, is_shared_variable
 
 __all__ = [
     "dump", "load", "load_main_loop", "load_parameters", "secure_dump",
-    "continue_training", "add_to_dump", "dump_and_add_to_dump", "CheckpointError",
-    "PICKLE_MEMBER", "PARAMETERS_MEMBER", "BRICK_DELIMITER",
+    "continue_training", "add_to_dump", "dump_and_add_to_dump", "stale_temporaries",
+    "CheckpointError", "PICKLE_MEMBER", "PARAMETERS_MEMBER", "BRICK_DELIMITER",
 ]
 
 #: What separates the bricks in the hierarchical names of parameters (``/mlp/linear_0.W``).
@@ -431,13 +433,70 @@ def _fsync_directory(directory):
         os.close(descriptor)
 
 
+_TEMPORARY_SUFFIX = ".tmp"
+
+
+def _temporary_prefix(path):
+    return "." + os.path.basename(path) + "."
+
+
+def stale_temporaries(path, before=None):
+    """The temporary files of earlier writes of the checkpoint `path` left behind.
+
+    A process killed while :func:`secure_dump` writes leaves its temporary file
+    ``.NAME.XXXXXXXX.tmp`` beside the checkpoint ``NAME``. Only files of that pattern
+    (``XXXXXXXX``: the 8 characters :func:`tempfile.mkstemp` draws) count, and, with
+    `before`, only those last modified before that time (a write in progress keeps its
+    file fresh).
+
+    >>> import tempfile
+    >>> directory = tempfile.mkdtemp()
+    >>> for name in ['.a.tar.k2x_9abc.tmp', '.a.tar.x.tmp', '.b.tar.k2x_9abc.tmp', 'a.tar']:
+    ...     open(os.path.join(directory, name), 'w').close()
+    >>> [os.path.basename(f) for f in stale_temporaries(os.path.join(directory, 'a.tar'))]
+    ['.a.tar.k2x_9abc.tmp']
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = _temporary_prefix(path)
+    found = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return found
+    for name in sorted(names):
+        middle = name[len(prefix):-len(_TEMPORARY_SUFFIX)]
+        if not (name.startswith(prefix) and name.endswith(_TEMPORARY_SUFFIX)
+                and len(middle) == 8 and _TEMPORARY_CHARACTERS.issuperset(middle)):
+            continue
+        candidate = os.path.join(directory, name)
+        try:
+            if before is None or os.stat(candidate).st_mtime < before:
+                found.append(candidate)
+        except OSError:  # removed meanwhile
+            pass
+    return found
+
+
+_TEMPORARY_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _remove_stale_temporaries(path, before):
+    for stale in stale_temporaries(path, before):
+        try:
+            os.remove(stale)
+        except OSError:  # removed by another writer, or not ours to remove
+            pass
+
+
 def secure_dump(object_, path, dump_function=dump, **kwargs):
     """Write a checkpoint to `path` atomically.
 
     The checkpoint is written to a temporary file in the same directory, flushed and
     synced to disk, then renamed to `path` (an atomic replacement). If anything fails
     (or the process is killed) on the way, `path` still holds its previous content and
-    the temporary file is removed when possible.
+    the temporary file is removed when possible; the temporary files that killed
+    writes left behind (:func:`stale_temporaries`) are removed after the next
+    successful write.
 
     Parameters
     ----------
@@ -455,9 +514,10 @@ def secure_dump(object_, path, dump_function=dump, **kwargs):
     """
     path = os.fspath(path)
     directory = _check_directory_writable(path)
+    started = time.time()
     try:
         descriptor, temporary = tempfile.mkstemp(
-            dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+            dir=directory, prefix=_temporary_prefix(path), suffix=_TEMPORARY_SUFFIX)
     except OSError as error:
         raise OSError(
             f"cannot write the checkpoint {path!r}: cannot create files in {directory!r} "
@@ -479,6 +539,7 @@ def secure_dump(object_, path, dump_function=dump, **kwargs):
             pass
         raise
     _fsync_directory(directory)
+    _remove_stale_temporaries(path, started)
 
 
 def continue_training(path, trusted=False, allowed=()):

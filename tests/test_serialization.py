@@ -2,6 +2,7 @@ import io
 import os
 import pickle
 import tarfile
+import time
 import zipfile
 
 import numpy as np
@@ -19,6 +20,7 @@ from blocks.serialization import (
     load,
     load_parameters,
     secure_dump,
+    stale_temporaries,
 )
 
 
@@ -312,3 +314,26 @@ def test_unpicklable_objects_get_a_clear_error(tmp_path):
     with pytest.raises(pickle.PicklingError, match="cannot pickle the dict .*Lambdas"):
         secure_dump({"f": lambda: 1}, path)
     assert load(path) == {"fine": 1}
+
+
+def test_a_successful_write_removes_stale_temporaries_of_its_checkpoint_only(tmp_path):
+    path = str(tmp_path / "model.tar")
+    old = time.time() - 60
+    ours = [tmp_path / ".model.tar.ab3_x9zq.tmp", tmp_path / ".model.tar.00000000.tmp"]
+    others = [tmp_path / ".other.tar.ab3_x9zq.tmp",   # another checkpoint's
+              tmp_path / ".model.tar.notours.tmp",      # not mkstemp's 8 characters
+              tmp_path / ".model.tar.ab3_x9zq.tmp.bak", tmp_path / "model.tar.tmp",
+              tmp_path / "notes.tmp"]
+    for file_ in ours + others:
+        file_.write_bytes(b"x" * 10)
+        os.utime(file_, (old, old))
+    # A temporary file written meanwhile (a concurrent write) is left alone.
+    fresh = tmp_path / ".model.tar.fresh123.tmp"
+    fresh.write_bytes(b"x")
+    os.utime(fresh, (time.time() + 60, time.time() + 60))
+    assert sorted(stale_temporaries(path)) == sorted(map(str, ours + [fresh]))
+    mlp = _mlp()
+    secure_dump(mlp, path, parameters=_parameters(mlp))
+    assert not any(file_.exists() for file_ in ours)
+    assert all(file_.exists() for file_ in others + [fresh])
+    assert stale_temporaries(path, before=time.time()) == []

@@ -20,7 +20,7 @@ from blocks.extensions.saveload import Checkpoint, Load
 from blocks.log import TrainingLog
 from blocks.main_loop import MainLoop
 from blocks.model import Model
-from blocks.serialization import CheckpointError, load, load_parameters
+from blocks.serialization import CheckpointError, load, load_parameters, stale_temporaries
 
 RNG = np.random.RandomState(0)
 FEATURES = RNG.randn(10, 3)
@@ -294,3 +294,37 @@ def test_load_reads_a_protocol_0_checkpoint(tmp_path):
     assert resumed.log[3]["loaded_from"] == path
     whole = load(path)
     np.testing.assert_array_equal(values(whole)[0], values(trained)[0])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_sigkill_while_checkpointing_every_batch_leaves_a_loadable_checkpoint(tmp_path):
+    # The training step is compiled once here; each trial forks a process that trains
+    # on from it, checkpointing after every batch, and kills it with SIGKILL at a random
+    # moment: during a pickle, an fsync, a rename or a training step.
+    path = str(tmp_path / "c.tar")
+    main_loop = build([Checkpoint(path, every_n_batches=1), FinishAfter(after_n_epochs=10**6)])
+    main_loop.algorithm.initialize()
+    saveload.secure_dump(main_loop, path, parameters=main_loop.model.get_parameter_dict())
+    rng = np.random.RandomState(0)
+    left_behind = 0
+    for _ in range(6):
+        saved = os.stat(path).st_mtime_ns
+        child = os.fork()
+        if child == 0:  # the training process
+            try:
+                main_loop.run()
+            finally:
+                os._exit(1)
+        deadline = time.monotonic() + 20
+        while os.stat(path).st_mtime_ns == saved and time.monotonic() < deadline:
+            time.sleep(0.005)  # until the child has written a checkpoint of its own
+        time.sleep(rng.uniform(0, 0.05))
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        loaded = load(path)
+        assert loaded.status["iterations_done"] >= 1
+        left_behind += len(stale_temporaries(path))
+        # The next successful save removes what the killed one left.
+        saveload.secure_dump(loaded, path, parameters=loaded.model.get_parameter_dict())
+        assert stale_temporaries(path) == []
+    print(f"{left_behind} of 6 kills left a temporary file")
