@@ -10,7 +10,9 @@ trained model does and returns its figures, and ``parser()``, made with
 - otherwise the experiment is built and a :class:`~blocks.main_loop.MainLoop` assembled
   with a progress bar, monitoring of the training and held-out data, one line of figures
   per epoch, a plot of the training curves (``PATH.png`` beside the checkpoint
-  ``PATH.tar``) and checkpoints: after epochs (at most every
+  ``PATH.tar``), :class:`~blocks.extensions.nan_guard.TerminateOnNaN` (a NaN or an
+  infinity in the cost or the parameters stops training with a message, the last
+  checkpoint kept) and checkpoints: after epochs (at most every
   :data:`CHECKPOINT_INTERVAL` seconds), at the end, and on Ctrl-C.
 
 Examples compute in float32 (``floatX`` is set while they build and run) with PyTensor's
@@ -407,6 +409,7 @@ def _assemble(name, experiment, args, path):
     from blocks.algorithms import GradientDescent
     from blocks.extensions import FinishAfter, ProgressBar, Timing
     from blocks.extensions.monitoring import DataStreamMonitoring, TrainingDataMonitoring
+    from blocks.extensions.nan_guard import TerminateOnNaN
     from blocks.extensions.saveload import Checkpoint
     from blocks.main_loop import MainLoop
     from blocks.model import Model
@@ -428,6 +431,9 @@ def _assemble(name, experiment, args, path):
         PlotCurves(plot_path(path), records, title=f"blocks example: {name}",
                    after_training=True, on_interrupt=True).add_condition(
                        ["after_epoch"], predicate=AtMostEvery(PLOT_INTERVAL)),
+        # Before Checkpoint: a batch that makes the model non-finite stops training
+        # before anything saves it.
+        TerminateOnNaN(),
         Checkpoint(path, after_training=True, on_interrupt=True).add_condition(
             ["after_epoch"], predicate=AtMostEvery(CHECKPOINT_INTERVAL)),
         FinishAfter(after_n_epochs=args.num_epochs),
@@ -467,6 +473,17 @@ def _backend_mode(mode):
         yield
     finally:
         config.mode = previous
+
+
+def _train(main_loop, path):
+    from blocks.extensions.nan_guard import NonFiniteError
+
+    try:
+        main_loop.run()
+    except NonFiniteError as error:
+        kept = (f"{path} keeps the checkpoint written before" if os.path.exists(path)
+                else "No checkpoint had been written yet")
+        raise ExampleError(f"{error} {kept}; a smaller --learning-rate may help.") from None
 
 
 def run_example(name, args, build, report=None):
@@ -515,7 +532,7 @@ def run_example(name, args, build, report=None):
             if done == 0:
                 print(f"Training for {args.num_epochs} epochs; the first one includes "
                       f"compiling the model (cached for later runs).", flush=True)
-            main_loop.run()
+            _train(main_loop, path)
         if main_loop.status["training_interrupted"]:
             print(f"\nTraining interrupted; the checkpoint {path} holds the state reached. "
                   f"Run the same command again to resume.", flush=True)

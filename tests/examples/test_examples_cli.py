@@ -241,6 +241,14 @@ def test_a_checkpoint_carrying_a_payload_is_refused_before_it_runs(tmp_path):
     assert not marker.exists()
 
 
+def test_a_diverging_run_stops_with_a_message(tmp_path):
+    path = str(tmp_path / "run.tar")
+    status, _, err = call_main(["sqrt", *TINY, "--learning-rate", "1e30", "--save-to", path])
+    assert status == 1
+    assert "TerminateOnNaN: training stopped at iteration" in err
+    assert "a smaller --learning-rate may help" in err and "Traceback" not in err
+
+
 class Payload:
     def __init__(self, function, *args):
         self.function, self.args = function, args
