@@ -530,8 +530,8 @@ def run_example(name, args, build, report=None):
                   f"--num-epochs is {args.num_epochs}. Delete {path} to start afresh.")
         else:
             if done == 0:
-                print(f"Training for {args.num_epochs} epochs; the first one includes "
-                      f"compiling the model (cached for later runs).", flush=True)
+                print(f"Training for {args.num_epochs} epochs, after compiling the model "
+                      f"(minutes the first time on a machine, then cached).", flush=True)
             _train(main_loop, path)
         if main_loop.status["training_interrupted"]:
             print(f"\nTraining interrupted; the checkpoint {path} holds the state reached. "

@@ -534,10 +534,19 @@ def epoch_size(data_stream):
 class ProgressBar(TrainingExtension):
     """A live progress bar over the batches of each epoch, drawn on stderr.
 
+    The first batch that a process trains compiles the training step (PyTensor's
+    Numba backend compiles a function when it is first called; cached for later runs):
+    it is reported as a phase of its own, ``compiling the training step... 41.2 s``,
+    and left out of the times and of the estimate of the time left (ETA), which counts
+    only the batches trained after it.
+
     The epoch size comes from the data stream's iteration scheme (see
     :func:`epoch_size`) or, from the second epoch on, from the length of the previous
-    epoch. When it is unknown the bar draws nothing. No third-party dependency: the bar
-    is one line redrawn with a carriage return, at most once per percent.
+    epoch. When it is unknown no bar is drawn. The bar is one line redrawn with a
+    carriage return, at most once per percent, and only on a terminal: written to a
+    file or a pipe, the extension writes only the compilation line (the examples'
+    epoch lines, or :class:`Printing`, give a line per epoch). No third-party
+    dependency.
 
     Parameters
     ----------
@@ -547,18 +556,26 @@ class ProgressBar(TrainingExtension):
         Where to draw (``sys.stderr`` at the time of drawing by default). A stream given
         here is not pickled with the extension.
     name : str, optional
+    terminal : bool, optional
+        Whether to redraw the bar; by default, whether the stream is a terminal
+        (``stream.isatty()``).
     """
 
-    def __init__(self, width=40, stream=None, name=None):
+    def __init__(self, width=40, stream=None, name=None, terminal=None):
         super().__init__(name=name)
         self.width = width
         self.stream = stream
+        self.terminal = terminal
+        self._compile_pending = True
+        self._compiling_since = None
         self._reset(None)
 
     def _reset(self, total):
         self._total = total
         self._done = 0
         self._drawn = None
+        # Times and the ETA count the batches after `_timed_from` (the compiling one).
+        self._timed_from = 0
         self._started = time.perf_counter()
 
     def __getstate__(self):
@@ -566,8 +583,22 @@ class ProgressBar(TrainingExtension):
         state["stream"] = None
         return state
 
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._compile_pending = True  # a new process compiles the step again
+        self._compiling_since = None
+
+    def _stream(self):
+        return self.stream if self.stream is not None else sys.stderr
+
+    def _on_terminal(self):
+        if self.terminal is not None:
+            return self.terminal
+        isatty = getattr(self._stream(), "isatty", None)
+        return bool(isatty is not None and isatty())
+
     def _write(self, text):
-        stream = self.stream if self.stream is not None else sys.stderr
+        stream = self._stream()
         stream.write(text)
         stream.flush()
 
@@ -578,23 +609,37 @@ class ProgressBar(TrainingExtension):
             total = ends[-1] - (ends[-2] if len(ends) > 1 else 0)
         self._reset(total)
 
+    def before_batch(self, batch):
+        if self._compile_pending:
+            self._write("compiling the training step... ")
+            self._compiling_since = time.perf_counter()
+
     def after_batch(self, batch):
-        if not self._total:
-            return
         self._done += 1
+        if self._compile_pending:
+            self._compile_pending = False
+            now = time.perf_counter()
+            self._write(f"{now - self._compiling_since:.1f} s\n")
+            self._compiling_since = None
+            self._timed_from, self._started = self._done, now
+        if not self._total or not self._on_terminal():
+            return
         done = min(self._done, self._total)
         percent = 100 * done // self._total
         if percent == self._drawn and done != self._total:
             return
         self._drawn = percent
+        self._write("\r" + self._line(done, percent))
+
+    def _line(self, done, percent):
         filled = self.width * done // self._total
         elapsed = time.perf_counter() - self._started
-        eta = elapsed / done * (self._total - done)
+        timed = done - self._timed_from
+        eta = (f"{elapsed / timed * (self._total - done):6.1f}s" if timed > 0
+               else "     ?s")
         epoch = self.main_loop.status["epochs_done"] + 1
-        self._write(
-            f"\rEpoch {epoch}: [{'#' * filled}{'.' * (self.width - filled)}] "
-            f"{done}/{self._total} {percent:3d}% {elapsed:6.1f}s ETA {eta:6.1f}s"
-        )
+        return (f"Epoch {epoch}: [{'#' * filled}{'.' * (self.width - filled)}] "
+                f"{done}/{self._total} {percent:3d}% {elapsed:6.1f}s ETA {eta}")
 
     def _finish(self):
         if self._total and self._drawn is not None:
@@ -608,6 +653,9 @@ class ProgressBar(TrainingExtension):
         self._finish()
 
     def on_error(self, exception=None):
+        if self._compiling_since is not None:  # the compiling batch failed
+            self._write("\n")
+            self._compiling_since = None
         self._finish()
 
 

@@ -29,9 +29,16 @@ from blocks.examples._common import (
 TINY = ["--num-examples", "48", "--hidden-dim", "4", "--batch-size", "16"]
 
 
-def run(module, argv):
+class Terminal(io.StringIO):
+    """A captured stream that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def run(module, argv, terminal=False):
     """Run an example in-process; returns (main_loop, figures, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
+    out, err = io.StringIO(), (Terminal() if terminal else io.StringIO())
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         main_loop, figures = run_example(module.NAME, module.parser().parse_args(argv),
                                          module.build, module.report)
@@ -52,7 +59,7 @@ def call_main(argv):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("sqrt") / "run.tar")
-    return path, run(sqrt, [*TINY, "--num-epochs", "2", "--save-to", path])
+    return path, run(sqrt, [*TINY, "--num-epochs", "2", "--save-to", path], terminal=True)
 
 
 def test_sqrt_cost_decreases(trained):
@@ -71,7 +78,7 @@ def test_prints_one_line_per_epoch_and_the_report(trained):
     _, (_, _, out, _) = trained
     lines = out.splitlines()
     assert lines[0] == "sqrt: compiling for Python (FAST_COMPILE)."
-    assert lines[1].startswith("Training for 2 epochs; the first one includes compiling")
+    assert lines[1].startswith("Training for 2 epochs, after compiling the model")
     assert lines[2].startswith("epoch 0/2  test_squared_error ")
     assert lines[3].startswith("epoch 1/2  train_squared_error ")
     assert lines[4].startswith("epoch 2/2  train_squared_error ")
@@ -81,7 +88,29 @@ def test_prints_one_line_per_epoch_and_the_report(trained):
 
 def test_progress_bar_is_drawn(trained):
     _, (_, _, _, err) = trained
+    assert err.startswith("compiling the training step... ")
     assert "Epoch 1: [" in err and "3/3 100%" in err
+
+
+def test_off_a_terminal_no_bar_is_redrawn(tmp_path):
+    _, _, _, err = run(sqrt, [*TINY, "--num-epochs", "1", "--save-to",
+                              str(tmp_path / "r.tar")])
+    assert "\r" not in err and "Epoch 1" not in err
+    assert err.startswith("compiling the training step... ")
+
+
+def test_the_same_seed_gives_the_same_run(trained, tmp_path):
+    path, (main_loop, _, out, _) = trained
+    again, _, out_again, _ = run(sqrt, [*TINY, "--num-epochs", "2", "--save-to",
+                                        str(tmp_path / "again.tar")])
+    for name, value in main_loop.model.get_parameter_values().items():
+        np.testing.assert_array_equal(again.model.get_parameter_values()[name], value)
+
+    def figures(text):  # the printed results, without the times
+        return [line.split("  (")[0] for line in text.splitlines()
+                if line.startswith(("epoch", "sqrt(", "Mean"))]
+
+    assert figures(out_again) == figures(out)
 
 
 def test_writes_checkpoint_and_plot(trained):

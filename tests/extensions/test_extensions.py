@@ -202,31 +202,70 @@ def test_epoch_size():
 
 def test_progress_bar_draws_each_epoch():
     out = io.StringIO()
-    run([ProgressBar(width=10, stream=out)])
-    text = out.getvalue()
-    lines = text.split("\n")
-    assert len(lines) == 3 and lines[2] == ""
-    assert "Epoch 1: [##########] 3/3 100%" in lines[0]
-    assert "Epoch 2: [###.......] 1/3  33%" in lines[1]
-    assert lines[0].count("\r") == 3
+    run([ProgressBar(width=10, stream=out, terminal=True)])
+    lines = out.getvalue().split("\n")
+    assert len(lines) == 4 and lines[3] == ""
+    assert lines[0].startswith("compiling the training step... ") and lines[0].endswith(" s")
+    assert "Epoch 1: [###.......] 1/3  33%" in lines[1] and "ETA      ?s" in lines[1]
+    assert "Epoch 1: [##########] 3/3 100%" in lines[1]
+    assert "Epoch 2: [###.......] 1/3  33%" in lines[2]
+    assert lines[1].count("\r") == 3
 
 
 def test_progress_bar_unknown_epoch_size():
     out = io.StringIO()
-    run([ProgressBar(stream=out)], data_stream=GeneratorStream())
+    run([ProgressBar(stream=out, terminal=True)], data_stream=GeneratorStream())
     lines = out.getvalue().split("\n")
     # Nothing in the first epoch; then the length of the previous epoch is used.
     assert "Epoch 1" not in out.getvalue()
-    assert "Epoch 2: " in lines[0] and "3/3 100%" in lines[0]
+    assert "Epoch 2: " in lines[1] and "3/3 100%" in lines[1]
+
+
+def test_progress_bar_off_a_terminal_writes_only_the_compilation_line():
+    out = io.StringIO()  # not a terminal
+    run([ProgressBar(stream=out)])
+    assert "\r" not in out.getvalue()
+    [line] = out.getvalue().splitlines()
+    assert line.startswith("compiling the training step... ")
+
+
+def test_progress_bar_leaves_the_compiling_batch_out_of_times_and_eta(monkeypatch):
+    import blocks.extensions
+
+    clock = [0.0]
+    monkeypatch.setattr(blocks.extensions.time, "perf_counter", lambda: clock[0])
+
+    class Compiling(Algorithm):
+        calls = 0
+
+        def process_batch(self, batch):
+            # The first call compiles for 100 s, the next ones train for 1 s each.
+            self.calls += 1
+            clock[0] += 100.0 if self.calls == 1 else 1.0
+
+    out = io.StringIO()
+    main_loop = MainLoop(Compiling(), stream(examples=8, batch_size=2),
+                         extensions=[ProgressBar(width=4, stream=out, terminal=True),
+                                     FinishAfter(after_n_epochs=1)])
+    main_loop.run()
+    text = out.getvalue()
+    assert text.startswith("compiling the training step... 100.0 s\n")
+    # After batch 2 of 4: 1 s for 1 timed batch, so 2 s left.
+    assert "2/4  50%    1.0s ETA    2.0s" in text
+    assert "4/4 100%    3.0s ETA    0.0s" in text
 
 
 def test_progress_bar_pickles_without_its_stream():
     bar = ProgressBar(stream=io.StringIO())
-    assert pickle.loads(pickle.dumps(bar)).stream is None
+    run([bar])
+    loaded = pickle.loads(pickle.dumps(bar))
+    assert loaded.stream is None
+    # Loaded in a new process, it reports the compilation of the step again.
+    assert loaded._compile_pending and not bar._compile_pending
 
 
 def test_progress_bar_default_stream_is_stderr(capsys):
-    run([ProgressBar()], epochs=1)
+    run([ProgressBar(terminal=True)], epochs=1)
     assert "3/3 100%" in capsys.readouterr().err
 
 
