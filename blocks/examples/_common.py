@@ -36,7 +36,8 @@ from blocks.extensions import SimpleExtension
 
 __all__ = [
     "ExampleError", "Experiment", "make_parser", "positive_int", "run_example",
-    "command_line", "last_records", "exact_mean", "training_curves", "plot_path", "EpochLine",
+    "command_line", "last_records", "exact_mean", "training_curves", "plot_path",
+    "shown_path", "EpochLine",
     "PlotCurves", "AtMostEvery",
 ]
 
@@ -146,6 +147,19 @@ def exact_mean(variable, weight, name):
     result = mean(variable * weight, weight)
     result.name = name
     return result
+
+
+def shown_path(path):
+    """`path` as the user is shown it: relative to the working directory when inside it.
+
+    >>> shown_path(os.path.join(os.getcwd(), 'sqrt.tar'))
+    'sqrt.tar'
+    >>> shown_path('/')
+    '/'
+    """
+    relative = os.path.relpath(path)
+    return path if relative == os.pardir or relative.startswith(os.pardir + os.sep) \
+        else relative
 
 
 def plot_path(save_to):
@@ -534,13 +548,14 @@ def run_example(name, args, build, report=None):
                       f"(minutes the first time on a machine, then cached).", flush=True)
             _train(main_loop, path)
         if main_loop.status["training_interrupted"]:
-            print(f"\nTraining interrupted; the checkpoint {path} holds the state reached. "
-                  f"Run the same command again to resume.", flush=True)
+            print(f"\nTraining interrupted; the checkpoint {shown_path(path)} holds the state "
+                  f"reached. Run the same command again to resume.", flush=True)
             return main_loop, None
         figures = dict(report(main_loop, args) if report is not None else {})
     figures["wall_time"] = time.perf_counter() - started
-    plot = f"training curves: {plot_path(path)}; " if os.path.exists(plot_path(path)) else ""
-    print(f"Checkpoint: {path}; {plot}wall time {figures['wall_time']:.1f} s.")
+    plot = (f"training curves: {shown_path(plot_path(path))}; "
+            if os.path.exists(plot_path(path)) else "")
+    print(f"Checkpoint: {shown_path(path)}; {plot}wall time {figures['wall_time']:.1f} s.")
     return main_loop, figures
 
 
