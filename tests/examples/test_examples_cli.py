@@ -82,6 +82,8 @@ def test_prints_one_line_per_epoch_and_the_report(trained):
     assert lines[2].startswith("epoch 0/2  test_squared_error ")
     assert lines[3].startswith("epoch 1/2  train_squared_error ")
     assert lines[4].startswith("epoch 2/2  train_squared_error ")
+    # The first epoch's time leaves out the compiling batch, and says how long it took.
+    assert "; compiling " in lines[3] and "compiling" not in lines[4]
     assert "sqrt(2) = 1.4142, the MLP says" in out
     assert "Mean absolute error on the test set" in out
 
