@@ -50,7 +50,10 @@ class Checkpoint(SimpleExtension):
 
     Resuming: ``main_loop = blocks.serialization.load(path); main_loop.run()``
     (or :func:`~blocks.serialization.continue_training`) continues training with the
-    state of the algorithm (e.g. momentum) and of the data stream.
+    state of the algorithm (e.g. momentum) and of the data stream. Loading is safe by
+    default: it builds the classes of blocks, pytensor and numpy only, so a main loop
+    that holds classes of your own (an extension, a stream mapping) loads with
+    ``load(path, allowed=[MyExtension])``.
 
     Parameters
     ----------
