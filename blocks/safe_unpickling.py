@@ -14,7 +14,9 @@ state of objects. :class:`RestrictedUnpickler` runs that program with three limi
   function, no module-level object. Classes that touch files or compile code when they
   are created or run (``numpy.memmap``, ``pytensor.tensor.io``, the C linker and compiled
   functions) are refused although their packages are allowed.
-- **Calls**: ``REDUCE`` calls only what an import returned. ``builtins.getattr``, which
+- **Calls**: ``REDUCE`` (and protocol 0/1's ``INST`` and ``OBJ``) calls only what an
+  import returned; ``NEWOBJ`` creates instances of imported classes only.
+  ``builtins.getattr``, which
   pickles the applications of bricks (``brick.apply``), is replaced by a version that
   returns only the :class:`~blocks.bricks.base.Application` attributes of bricks.
 - **State**: ``BUILD`` sets the state of instances only, never of a class or a function
@@ -255,13 +257,34 @@ class RestrictedUnpickler(pickle._Unpickler):
         self._callables.add(id(obj))
         return obj
 
-    def _load_reduce(self):
-        function = self.stack[-2]
+    def _check_callable(self, function):
         if id(function) not in self._callables:
             raise ForbiddenGlobal(
                 f"a call of a {type(function).__name__}",
                 "and restricted unpickling calls only the allowed classes and functions")
+
+    def _load_reduce(self):
+        self._check_callable(self.stack[-2])
         pickle._Unpickler.load_reduce(self)
+
+    def _instantiate(self, klass, args):
+        # The INST and OBJ instructions (protocols 0 and 1) call what they instantiate.
+        self._check_callable(klass)
+        super()._instantiate(klass, args)
+
+    def _load_newobj(self):
+        self._check_class(self.stack[-2])
+        pickle._Unpickler.load_newobj(self)
+
+    def _load_newobj_ex(self):
+        self._check_class(self.stack[-3])
+        pickle._Unpickler.load_newobj_ex(self)
+
+    def _check_class(self, cls):
+        if not isinstance(cls, type) or id(cls) not in self._callables:
+            raise ForbiddenGlobal(
+                f"a new instance of a {type(cls).__name__}",
+                "and restricted unpickling creates instances of allowed classes only")
 
     def _load_build(self):
         target = self.stack[-2]
@@ -273,3 +296,5 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     dispatch[pickle.REDUCE[0]] = _load_reduce
     dispatch[pickle.BUILD[0]] = _load_build
+    dispatch[pickle.NEWOBJ[0]] = _load_newobj
+    dispatch[pickle.NEWOBJ_EX[0]] = _load_newobj_ex

@@ -177,6 +177,22 @@ def test_only_imported_objects_are_called():
         RestrictedUnpickler(io.BytesIO(pickled)).load()
 
 
+def test_protocol_1_instantiation_calls_only_imported_objects():
+    # OBJ ('o') instantiates the first item after the mark: here a Predicate instance,
+    # which would be called.
+    predicate = b"(cblocks.extensions\nPredicate\nVevery_n_epochs\nI1\no"
+    assert RestrictedUnpickler(io.BytesIO(predicate + b".")).load().num == 1
+    with pytest.raises(ForbiddenGlobal, match="a call of a Predicate"):
+        RestrictedUnpickler(io.BytesIO(b"(" + predicate + b"No.")).load()
+
+
+def test_new_instances_only_of_imported_classes():
+    # NEWOBJ ('\x81') on an instance instead of a class.
+    pickled = b"\x80\x02cblocks.extensions\nPredicate\nVafter_n_epochs\nK\x01\x86R)\x81."
+    with pytest.raises(ForbiddenGlobal, match="new instance of a Predicate"):
+        RestrictedUnpickler(io.BytesIO(pickled)).load()
+
+
 def test_the_state_of_a_class_is_not_set():
     # BUILD with a slot state would setattr(MainLoop, 'run', 1): patching the library.
     pickled = b"cblocks.main_loop\nMainLoop\n(N(dVrun\nI1\nstb."
