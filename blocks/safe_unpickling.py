@@ -81,8 +81,20 @@ _REFUSED_PACKAGES = (
     "pytensor.tensor.io",  # LoadFromDisk reads any file when the graph runs
     "blocks.serialization", "blocks.safe_unpickling",  # readers and writers of files
 )
-_REFUSED_CLASSES = {("numpy", "memmap"), ("numpy._core.memmap", "memmap"),
-                    ("numpy.core.memmap", "memmap"), ("numpy", "DataSource")}
+_REFUSED_CLASSES = {
+    ("numpy", "memmap"): "which reads or writes files",
+    ("numpy._core.memmap", "memmap"): "which reads or writes files",
+    ("numpy.core.memmap", "memmap"): "which reads or writes files",
+    ("numpy", "DataSource"): "which reads or writes files",
+    # Both unpickle what they receive: from the host named in the checkpoint, from the
+    # database file named in the checkpoint. Allowed only when asked (allowed=[...]).
+    ("blocks.datasets.streams", "ServerDataStream"):
+        "which unpickles what a server sends (allow it with allowed=[ServerDataStream] "
+        "if you trust the server)",
+    ("blocks.log.sqlite", "SQLiteLog"):
+        "which unpickles the values of a database file (allow it with "
+        "allowed=[SQLiteLog] if you trust the database)",
+}
 
 #: Standard-library value types that checkpoints may hold.
 _STANDARD_CLASSES = {
@@ -159,9 +171,9 @@ def _reason_refused(module, name):
     """Why ``module.name`` is refused before importing anything, or None."""
     if name.startswith("__") and (module, name) not in _REBUILDING_FUNCTIONS:
         return "a special attribute"
-    if _in_packages(module, _REFUSED_PACKAGES) or (module, name) in _REFUSED_CLASSES:
+    if _in_packages(module, _REFUSED_PACKAGES):
         return "which reads or writes files"
-    return None
+    return _REFUSED_CLASSES.get((module, name))
 
 
 def allowed_global(module, name):
@@ -206,8 +218,11 @@ def allowed_global(module, name):
     # A class imported into an allowed module from elsewhere (subprocess.Popen in a
     # blocks module) is judged by where it is defined.
     home = getattr(obj, "__module__", "") or ""
-    if not _classes_allowed_in(home) or _reason_refused(home, obj.__name__):
+    if not _classes_allowed_in(home):
         raise ForbiddenGlobal(qualified, f"a class defined in {home}, which is not allowed")
+    reason = _reason_refused(home, obj.__name__)
+    if reason is not None:
+        raise ForbiddenGlobal(qualified, reason)
     return obj
 
 

@@ -146,6 +146,7 @@ def test_a_payload_hidden_in_a_valid_checkpoint_is_refused(tmp_path):
     ("blocks.main_loop", "__builtins__"), ("builtins", "open"), ("builtins", "type"),
     ("pytensor.link.c.cmodule", "GCC_compiler"), ("numpy", "load"),
     ("pytensor.scalar.basic", "ScalarOp.impl"), ("blocks.no_such_module", "X"),
+    ("blocks.datasets", "ServerDataStream"), ("blocks.log.sqlite", "SQLiteLog"),
 ])
 def test_refused_globals(module, name):
     with pytest.raises(ForbiddenGlobal, match=f"{module}.{name}".replace(".", r"\.")):
