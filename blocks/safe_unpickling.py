@@ -11,22 +11,27 @@ state of objects. :class:`RestrictedUnpickler` runs that program with three limi
   functions that those objects are rebuilt with (NumPy's array reconstructors, Blocks'
   ``_rebuild_*`` helpers, PyTensor's scalar output-type rules) and NumPy's ufuncs
   (``numpy.add``: arithmetic, which PyTensor's Ops keep). No module, no other
-  function, no module-level object. Classes that touch files or compile code when they
-  are created or run (``numpy.memmap``, ``pytensor.tensor.io``, the C linker and compiled
-  functions) are refused although their packages are allowed.
+  function, no module-level object. Refused although their packages are allowed:
+  classes that touch files when they are created or run (``numpy.memmap``,
+  ``pytensor.tensor.io``), and classes that unpickle data from a source the checkpoint
+  names (:class:`~blocks.datasets.ServerDataStream`, a server;
+  :class:`~blocks.log.sqlite.SQLiteLog`, a database file): pass those in ``allowed``
+  when you trust their source. PyTensor's C linker and compiled functions are outside
+  the allowed packages.
 - **Calls**: ``REDUCE`` (and protocol 0/1's ``INST`` and ``OBJ``) calls only what an
   import returned; ``NEWOBJ`` creates instances of imported classes only.
-  ``builtins.getattr``, which
-  pickles the applications of bricks (``brick.apply``), is replaced by a version that
-  returns only the :class:`~blocks.bricks.base.Application` attributes of bricks.
+  ``builtins.getattr``, which pickles the applications of bricks (``brick.apply``), is
+  replaced by a version that returns only the
+  :class:`~blocks.bricks.base.Application` attributes of bricks.
 - **State**: ``BUILD`` sets the state of instances only, never of a class or a function
   (which would patch the library for the rest of the process).
 
 Anything else raises :class:`ForbiddenGlobal` (an :class:`pickle.UnpicklingError`) naming
 what the pickle asked for. What this does not cover: the graphs in a checkpoint are
 compiled when training resumes, and PyTensor's backends turn the attributes of Ops into
-generated code; a crafted file could aim at that. Load files you do not trust with
-:func:`blocks.serialization.load_parameters` (no unpickling at all).
+generated code, which a crafted file could aim at; and a loaded main loop does what its
+extensions say (a Checkpoint writes where its path points). Load files you do not trust
+with :func:`blocks.serialization.load_parameters` (no unpickling at all).
 
 Examples
 --------
