@@ -151,17 +151,21 @@ class Load(SimpleExtension):
         Unpickle the main loop without restriction (see
         :func:`~blocks.serialization.load`); by default only what checkpoints of this
         library are made of is unpickled.
+    allowed : list of classes or functions, optional
+        Also unpickled: e.g. the classes of your own extensions in the saved main loop
+        (see :func:`~blocks.serialization.load`).
     **kwargs
         Triggers of :class:`~blocks.extensions.SimpleExtension` (``before_training``
         when none is given).
     """
 
     def __init__(self, path, load_iteration_state=False, load_log=False, trusted=False,
-                 **kwargs):
+                 allowed=(), **kwargs):
         set_default_trigger(kwargs, "before_training")
         super().__init__(**kwargs)
         self.path = os.fspath(path)
         self.trusted = trusted
+        self.allowed = list(allowed)
         self.load_iteration_state = load_iteration_state
         self.load_log = load_log
 
@@ -188,7 +192,7 @@ class Load(SimpleExtension):
                     )
                 targets[name].set_value(value.astype(old.dtype, copy=False))
         if self.load_iteration_state or self.load_log:
-            loaded = load_main_loop(self.path, trusted=self.trusted)
+            loaded = load_main_loop(self.path, trusted=self.trusted, allowed=self.allowed)
             if self.load_log:
                 main_loop.log = loaded.log
             if self.load_iteration_state:

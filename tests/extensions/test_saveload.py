@@ -204,6 +204,12 @@ def test_load_refuses_a_payload_and_a_file_without_a_main_loop(tmp_path):
     with pytest.raises(CheckpointError, match=r"posix\.system.*trusted=True"):
         resumed.run()
     assert not marker.exists()
+    # Allowing one's own classes does not allow the payload's function.
+    resumed = build([Load(path, load_iteration_state=True, allowed=[_Payload]),
+                     FinishAfter(after_n_epochs=2)])
+    with pytest.raises(CheckpointError, match=r"posix\.system"):
+        resumed.run()
+    assert not marker.exists()
     # A checkpoint of the parameters only has no iteration state to take.
     saveload.secure_dump(None, path, parameters=trained.model.get_parameter_dict())
     resumed = build([Load(path, load_iteration_state=True), FinishAfter(after_n_epochs=2)])
