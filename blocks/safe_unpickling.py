@@ -9,7 +9,8 @@ state of objects. :class:`RestrictedUnpickler` runs that program with three limi
   builtin types and exceptions; a few standard-library value types
   (``collections.OrderedDict``, ``pathlib`` paths, ``datetime``...); and, by name, the
   functions that those objects are rebuilt with (NumPy's array reconstructors, Blocks'
-  ``_rebuild_*`` helpers, PyTensor's scalar output-type rules) and NumPy's ufuncs
+  ``_rebuild_*`` helpers, PyTensor's scalar output-type rules, ``copyreg._reconstructor``
+  and ``_codecs.encode`` from Latin-1 for protocols 0-2) and NumPy's ufuncs
   (``numpy.add``: arithmetic, which PyTensor's Ops keep). No module, no other
   function, no module-level object. Refused although their packages are allowed:
   classes that touch files when they are created or run (``numpy.memmap``,
@@ -44,7 +45,9 @@ Traceback (most recent call last):
 blocks.safe_unpickling.ForbiddenGlobal: the pickle refers to posix.system, ...
 """
 
+import _compat_pickle
 import builtins
+import codecs
 import importlib
 import pickle
 import sys
@@ -125,6 +128,9 @@ _REBUILDING_FUNCTIONS = {
     ("numpy.random._pickle", "__randomstate_ctor"),
     ("numpy.random._pickle", "__bit_generator_ctor"),
     ("numpy.random._pickle", "__generator_ctor"),
+    # Protocols 0 and 1 rebuild objects with copyreg._reconstructor(cls, base, state):
+    # base.__new__(cls) and base.__init__(obj, state), cls and base imported (allowed).
+    ("copyreg", "_reconstructor"),
     ("blocks.bricks.base", "_rebuild_annotating_list"),
     ("blocks.log.log", "_rebuild_training_log"),
     ("pytensor.graph.basic", "_get_frozen_output"),
@@ -195,6 +201,8 @@ def allowed_global(module, name):
     reason = _reason_refused(module, name)
     if reason is not None:
         raise ForbiddenGlobal(qualified, reason)
+    if (module, name) == ("_codecs", "encode"):
+        return _latin1_encode
     if module == "builtins":
         if name == "getattr":
             return _application_getattr
@@ -229,6 +237,14 @@ def allowed_global(module, name):
     if reason is not None:
         raise ForbiddenGlobal(qualified, reason)
     return obj
+
+
+def _latin1_encode(text, encoding="latin1", errors="strict"):
+    """``_codecs.encode``, with which protocols 0-2 pickle bytes, for Latin-1 only."""
+    if encoding not in ("latin1", "latin-1") or errors != "strict":
+        raise ForbiddenGlobal(f"_codecs.encode(..., {encoding!r}, {errors!r})",
+                              "and restricted unpickling decodes bytes from Latin-1 only")
+    return codecs.encode(text, "latin1")
 
 
 def _application_getattr(obj, name, *default):
@@ -271,6 +287,11 @@ class RestrictedUnpickler(pickle._Unpickler):
         self._allowed = {(obj.__module__, obj.__qualname__): obj for obj in allowed}
 
     def find_class(self, module, name):
+        if self.proto < 3 and self.fix_imports:  # Python 2's names, as pickle maps them
+            if (module, name) in _compat_pickle.NAME_MAPPING:
+                module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+            elif module in _compat_pickle.IMPORT_MAPPING:
+                module = _compat_pickle.IMPORT_MAPPING[module]
         obj = self._allowed.get((module, name))
         if obj is None:
             obj = allowed_global(module, name)

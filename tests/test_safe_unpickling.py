@@ -202,6 +202,18 @@ def test_the_state_of_a_class_is_not_set():
     assert callable(MainLoop.run)
 
 
+@pytest.mark.parametrize("protocol", [0, 1, 2])
+def test_old_protocols_round_trip(protocol):
+    mlp = MLP([Tanh()], [2, 3], weights_init=Constant(0.5), biases_init=Constant(0))
+    mlp.initialize()
+    loaded = RestrictedUnpickler(io.BytesIO(pickle.dumps(mlp, protocol=protocol))).load()
+    assert loaded.linear_transformations[0].W.get_value().tolist() == [[0.5] * 3] * 2
+    # Bytes travel as _codecs.encode(text, 'latin1'); no other codec is used.
+    pickled = b"c_codecs\nencode\n(Vx\nVrot13\ntR."
+    with pytest.raises(ForbiddenGlobal, match="Latin-1 only"):
+        RestrictedUnpickler(io.BytesIO(pickled)).load()
+
+
 def test_applications_of_bricks_round_trip():
     mlp = MLP([Tanh()], [2, 3])
     loaded = RestrictedUnpickler(io.BytesIO(pickle.dumps([mlp, mlp.apply]))).load()
