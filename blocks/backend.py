@@ -35,6 +35,8 @@ from pytensor.graph.basic import Variable
 from pytensor.graph.replace import clone_replace
 from pytensor.graph.traversal import graph_inputs
 from pytensor.link.jax.linker import JAXLinker
+from pytensor.link.numba.linker import NumbaLinker
+from pytensor.link.vm import VMLinker
 from pytensor.tensor import specify_shape
 from pytensor.tensor.type import TensorType
 
@@ -80,18 +82,20 @@ def is_jax(mode=None):
 def backend_name(mode=None):
     """A short description of the backend a mode compiles for, for a user to read.
 
-    >>> backend_name("NUMBA")
-    'Numba (CPU)'
+    >>> backend_name("NUMBA"), backend_name("FAST_COMPILE")
+    ('Numba (CPU)', 'Python (FAST_COMPILE)')
     """
-    resolved = resolve_mode(mode)
-    if is_jax(resolved):
+    linker = get_mode(resolve_mode(mode)).linker
+    if isinstance(linker, JAXLinker):
         import jax
 
         devices = jax.devices()
         return f"JAX ({len(devices)} {devices[0].platform.upper()} device(s))"
-    name = resolved if isinstance(resolved, str) else type(get_mode(resolved).linker).__name__
-    return {"NUMBA": "Numba (CPU)", "FAST_COMPILE": "Python (FAST_COMPILE)",
-            "FAST_RUN": "C (FAST_RUN)"}.get(name, name)
+    if isinstance(linker, NumbaLinker):
+        return "Numba (CPU)"
+    if isinstance(linker, VMLinker) and not linker.use_cloop:
+        return "Python (FAST_COMPILE)"
+    return type(linker).__name__
 
 
 def function(inputs, outputs=None, mode=None, updates=None, sharding=None, **kwargs):
