@@ -345,7 +345,11 @@ class MainLoop:
         return True
 
     def _check_finish_training(self, level):
-        if self.log.current_row.get("training_finish_requested", False):
+        # Reading a row creates it: look only if the iteration has one, so that a long
+        # run does not keep an empty row per batch.
+        iteration = self.status["iterations_done"]
+        if iteration in self.log and self.log[iteration].get("training_finish_requested",
+                                                              False):
             raise TrainingFinish
         if self.status["batch_interrupt_received"] or (
                 level == "epoch" and self.status["epoch_interrupt_received"]):

@@ -399,3 +399,26 @@ def test_none_extensions_are_skipped_and_the_profile_is_kept():
     old = MainLoop.__new__(MainLoop)
     old.__setstate__(state)
     assert old.profile.total == {}
+
+
+def test_batches_without_records_leave_no_rows_in_the_log():
+    import numpy as np
+    import pytensor
+    import pytensor.tensor as pt
+
+    from blocks.algorithms import GradientDescent, Scale
+    from blocks.datasets import DataStream, IndexableDataset, SequentialScheme
+    from blocks.extensions import FinishAfter
+    from blocks.main_loop import MainLoop
+
+    w = pytensor.shared(1.0, name="w")
+    x = pt.vector("x")
+    cost = ((w * x) ** 2).sum()
+    stream = DataStream(IndexableDataset({"x": np.ones(20)}),
+                        iteration_scheme=SequentialScheme(20, batch_size=2))
+    main_loop = MainLoop(GradientDescent(cost=cost, parameters=[w], step_rule=Scale(0.01)),
+                         stream, extensions=[FinishAfter(after_n_batches=25)])
+    main_loop.run()
+    assert main_loop.status["iterations_done"] == 25
+    # Rows: the start, the ends of the epochs and the finish; not one per batch.
+    assert len(main_loop.log) < 10, sorted(main_loop.log)
