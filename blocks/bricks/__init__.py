@@ -34,6 +34,16 @@ from blocks.bricks.simple import (
     Softplus,
     Tanh,
 )
+from blocks.bricks.transformer import (
+    LearnedPositionalEmbedding,
+    MultiHeadAttention,
+    SinusoidalPositionalEmbedding,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    TransformerTransition,
+)
 from blocks.bricks.wrappers import WithExtraDims
 
 __all__ = [
@@ -44,4 +54,7 @@ __all__ = [
     "Bias", "Maxout", "LinearMaxout", "Softmax", "NDimensionalSoftmax", "WithExtraDims",
     "BatchNormalization", "SpatialBatchNormalization", "BatchNormalizedMLP",
     "GELU", "SiLU", "LayerNormalization", "RMSNormalization",
+    "MultiHeadAttention", "SinusoidalPositionalEmbedding", "LearnedPositionalEmbedding",
+    "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerDecoder", "TransformerTransition",
 ]

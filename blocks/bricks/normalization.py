@@ -9,6 +9,7 @@ import numbers
 import pytensor.tensor as pt
 
 from blocks.bricks.base import Brick, application, describe, lazy
+from blocks.bricks.configuration_checks import check_positive_int
 from blocks.bricks.interfaces import RNGMixin
 from blocks.bricks.simple import check_last_dim
 from blocks.initialization import Constant
@@ -44,11 +45,7 @@ class _FeatureNormalization(RNGMixin, Brick):
         self.shift_init = Constant(0) if shift_init is None else shift_init
 
     def _allocate(self):
-        if isinstance(self.dim, bool) or not isinstance(self.dim, numbers.Integral) or \
-                self.dim < 1:
-            raise ValueError(
-                f"{describe(self)}: argument 'dim': expected a positive int, got {self.dim!r}"
-            )
+        check_positive_int(self, "dim")
         if self.learn_scale:
             self.create_parameter("scale", (self.dim,), SCALE)
         if self.learn_shift:
