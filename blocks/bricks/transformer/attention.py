@@ -16,6 +16,16 @@ from blocks.graph.regularization import apply_dropout
 __all__ = ["MultiHeadAttention", "masked_softmax", "apply_attention_dropout"]
 
 
+def check_time_major(brick, argument, variable, dim):
+    """Refuse `variable` unless it is a symbolic ``(time, batch, dim)`` sequence."""
+    if not isinstance(variable, Variable) or variable.ndim != 3:
+        raise ValueError(
+            f"{describe(brick)}: argument {argument!r}: expected a time-major sequence "
+            f"(time, batch, {dim}), found ndim={getattr(variable, 'ndim', None)}"
+        )
+    check_last_dim(brick, argument, variable, dim)
+
+
 def masked_softmax(energies, valid=None):
     """The softmax of `energies` over the last axis, restricted to where `valid` is true.
 
@@ -152,14 +162,6 @@ class MultiHeadAttention(Initializable):
 
     # Checks of the inputs
 
-    def _check_sequence(self, argument, variable):
-        if not isinstance(variable, Variable) or variable.ndim != 3:
-            raise ValueError(
-                f"{describe(self)}: argument {argument!r}: expected a time-major sequence "
-                f"(time, batch, {self.dim}), found ndim={getattr(variable, 'ndim', None)}"
-            )
-        check_last_dim(self, argument, variable, self.dim)
-
     def _check_batch(self, argument, variable, axis, reference_argument, reference):
         """Refuse a batch size that differs, statically, from the reference's (axis 1)."""
         found, expected = variable.type.shape[axis], reference.type.shape[1]
@@ -230,7 +232,7 @@ class MultiHeadAttention(Initializable):
             ``(query time, batch, dim)``.
         """
         for argument, variable in (("queries", queries), ("keys", keys), ("values", values)):
-            self._check_sequence(argument, variable)
+            check_time_major(self, argument, variable, self.dim)
         self._check_batch("keys", keys, 1, "queries", queries)
         values = match_shape(self, "values", values, "keys", keys, ndim=2)
         if not isinstance(causal, bool):
@@ -279,7 +281,7 @@ class MultiHeadAttention(Initializable):
         key_cache, value_cache : TensorVariable
             The caches with the new steps written in.
         """
-        self._check_sequence("queries", queries)
+        check_time_major(self, "queries", queries, self.dim)
         projected = self.num_heads * self.head_dim
         for argument, cache in (("key_cache", key_cache), ("value_cache", value_cache)):
             if cache.ndim != 3 or cache.type.shape[2] not in (None, projected):

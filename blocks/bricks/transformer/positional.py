@@ -7,7 +7,7 @@ from pytensor.raise_op import Assert
 from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.bricks.configuration_checks import check_positive_int
 from blocks.bricks.interfaces import Initializable
-from blocks.bricks.simple import check_last_dim
+from blocks.bricks.transformer.attention import check_time_major
 from blocks.roles import WEIGHT
 
 __all__ = ["SinusoidalPositionalEmbedding", "LearnedPositionalEmbedding"]
@@ -32,12 +32,7 @@ class _PositionalEmbedding(Brick):
             The position of the first step (e.g. of a step of a cached decoder); 0 by
             default.
         """
-        check_last_dim(self, "inputs", inputs, self.dim, min_ndim=3)
-        if inputs.ndim != 3:
-            raise ValueError(
-                f"{describe(self)}: argument 'inputs': expected (time, batch, {self.dim}), "
-                f"found ndim={inputs.ndim}"
-            )
+        check_time_major(self, "inputs", inputs, self.dim)
         offset = pt.as_tensor_variable(offset)
         if offset.ndim != 0 or not offset.dtype.startswith(("int", "uint")):
             raise TypeError(

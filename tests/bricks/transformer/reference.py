@@ -62,9 +62,13 @@ def gelu(x):
     return 0.5 * x * (1 + erf(x / np.sqrt(2)))
 
 
-def feedforward(mlp, x):
+def relu(x):
+    return np.maximum(x, 0)
+
+
+def feedforward(mlp, x, activation=gelu):
     first, second = mlp.linear_transformations
-    return linear(second, gelu(linear(first, x)))
+    return linear(second, activation(linear(first, x)))
 
 
 def residual(layer, x, norm, sublayer):
@@ -73,11 +77,11 @@ def residual(layer, x, norm, sublayer):
     return layer_norm(norm, x + sublayer(x))
 
 
-def encoder_layer(layer, x, mask=None):
+def encoder_layer(layer, x, mask=None, activation=gelu):
     x = residual(layer, x, layer.self_attention_norm,
                  lambda y: attention(layer.self_attention, y, y, y, mask)[0])
     return residual(layer, x, layer.feedforward_norm,
-                    lambda y: feedforward(layer.feedforward, y))
+                    lambda y: feedforward(layer.feedforward, y, activation))
 
 
 def decoder_layer(layer, x, attended, attended_mask=None):
