@@ -105,3 +105,13 @@ def test_bad_arguments():
         AdamW(weight_decay=-1)
     with pytest.raises(TypeError, match=r"AdamW: excluded_roles must be roles"):
         AdamW(excluded_roles=["bias"])
+
+
+def test_global_norm_of_many_parameters_under_fast_compile():
+    # A Transformer has more than 32 parameters: one Add of all the squared norms could
+    # not run in PyTensor's Python mode.
+    parameters = [pytensor.shared(np.full(2, float(i)), name=f"p{i}") for i in range(40)]
+    steps, _ = StepClipping(1.0).compute_steps({p: p for p in parameters})
+    norm = np.sqrt(sum(2 * i ** 2 for i in range(40)))
+    np.testing.assert_allclose(
+        pytensor.function([], steps[parameters[3]], mode="FAST_COMPILE")(), 3 / norm)

@@ -10,8 +10,6 @@ from blocks.bricks.base import application, describe, lazy
 from blocks.bricks.configuration_checks import check_positive_int
 from blocks.bricks.interfaces import Initializable
 from blocks.bricks.simple import Linear, check_last_dim, match_shape
-from blocks.filter import get_application_call
-from blocks.graph.regularization import apply_dropout
 
 __all__ = ["MultiHeadAttention", "masked_softmax", "apply_attention_dropout"]
 
@@ -326,6 +324,10 @@ def apply_attention_dropout(computation_graph, seed=None):
     -------
     ComputationGraph
     """
+    # Imported here: blocks.filter and blocks.graph import the bricks package.
+    from blocks.filter import get_application_call
+    from blocks.graph.regularization import apply_dropout
+
     by_rate = {}
     for variable in computation_graph.auxiliary_variables:
         call = get_application_call(variable)
