@@ -205,3 +205,18 @@ def test_bad_configuration():
     with pytest.raises(ValueError, match=r"'inputs': expected a time-major sequence \(time, "
                                          r"batch, 6\)"):
         SinusoidalPositionalEmbedding(DIM).apply(pt.matrix())
+
+
+def test_jax_backend_gives_the_same_values_and_gradients():
+    pytest.importorskip("jax")
+    from blocks.backend import function
+
+    layer = initialized(TransformerDecoderLayer(DIM, HEADS, HIDDEN))
+    x, attended, mask = pt.tensor3("x"), pt.tensor3("attended"), pt.matrix("mask")
+    output = layer.apply(x, attended, attended_mask=mask)
+    outputs = [output, pytensor.grad(output.sum(), x)]
+    inputs = [INPUTS, ATTENDED, ATTENDED_MASK]
+    expected = pytensor.function([x, attended, mask], outputs)(*inputs)
+    got = function([x, attended, mask], outputs, mode="JAX")(*inputs)
+    for value, wanted in zip(got, expected):
+        np.testing.assert_allclose(np.asarray(value), wanted, rtol=1e-9, atol=1e-12)
