@@ -24,7 +24,7 @@ __all__ = [
     "ALGORITHM_HYPERPARAMETER", "ALGORITHM_BUFFER", "BATCH_NORM_POPULATION_STATISTICS",
     "BATCH_NORM_POPULATION_MEAN", "BATCH_NORM_POPULATION_STDEV", "BATCH_NORM_OFFSET",
     "BATCH_NORM_DIVISOR", "BATCH_NORM_MINIBATCH_ESTIMATE", "BATCH_NORM_SHIFT_PARAMETER",
-    "BATCH_NORM_SCALE_PARAMETER",
+    "BATCH_NORM_SCALE_PARAMETER", "SCALE", "SHIFT",
 ]
 
 
@@ -163,11 +163,19 @@ class BatchNormMinibatchEstimateRole(BatchNormGraphVariableRole):
     pass
 
 
-class BatchNormShiftParameterRole(BiasRole):
+class ScaleRole(ParameterRole):
     pass
 
 
-class BatchNormScaleParameterRole(ParameterRole):
+class ShiftRole(BiasRole):
+    pass
+
+
+class BatchNormShiftParameterRole(ShiftRole):
+    pass
+
+
+class BatchNormScaleParameterRole(ScaleRole):
     pass
 
 
@@ -215,6 +223,10 @@ BATCH_NORM_OFFSET = BatchNormOffsetRole()
 BATCH_NORM_DIVISOR = BatchNormDivisorRole()
 #: A statistic estimated on the minibatch by batch normalization.
 BATCH_NORM_MINIBATCH_ESTIMATE = BatchNormMinibatchEstimateRole()
+#: The learned elementwise scale of a normalization (layer, RMS or batch normalization).
+SCALE = ScaleRole()
+#: The learned elementwise shift of a normalization; a kind of :data:`BIAS`.
+SHIFT = ShiftRole()
 #: The learned shift of batch normalization.
 BATCH_NORM_SHIFT_PARAMETER = BatchNormShiftParameterRole()
 #: The learned scale of batch normalization.

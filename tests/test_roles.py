@@ -44,7 +44,7 @@ def variable():
 
 
 def test_every_role_is_exported_and_named_after_itself():
-    assert len(ROLE_NAMES) == 24
+    assert len(ROLE_NAMES) == 26
     for name in ROLE_NAMES:
         role = getattr(roles, name)
         assert isinstance(role, VariableRole)
@@ -126,3 +126,11 @@ def test_roles_survive_pickling():
     assert copy.tag.roles == [FILTER]
     assert has_roles(copy, [WEIGHT]) and has_roles(copy, [PARAMETER])
     assert not has_roles(copy, [BIAS])
+
+
+def test_batch_normalization_roles_are_kinds_of_scale_and_shift():
+    scale, shift = variable(), variable()
+    add_role(scale, roles.BATCH_NORM_SCALE_PARAMETER)
+    add_role(shift, roles.BATCH_NORM_SHIFT_PARAMETER)
+    assert has_roles(scale, [roles.SCALE]) and not has_roles(scale, [roles.SHIFT])
+    assert has_roles(shift, [roles.SHIFT]) and has_roles(shift, [roles.BIAS])

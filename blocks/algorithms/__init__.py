@@ -6,10 +6,16 @@
 
 from blocks.algorithms.base import TrainingAlgorithm, UpdatesAlgorithm
 from blocks.algorithms.gradient_descent import GradientDescent
+from blocks.algorithms.schedules import (
+    InverseSquareRootSchedule,
+    LearningRateSchedule,
+    WarmupCosineSchedule,
+)
 from blocks.algorithms.step_rules import (
     AdaDelta,
     AdaGrad,
     Adam,
+    AdamW,
     BasicMomentum,
     BasicRMSProp,
     CompositeRule,
@@ -28,5 +34,6 @@ __all__ = [
     "TrainingAlgorithm", "UpdatesAlgorithm", "GradientDescent", "StepRule", "Scale",
     "BasicMomentum", "Momentum", "AdaDelta", "BasicRMSProp", "RMSProp", "Adam", "AdaGrad",
     "StepClipping", "VariableClipping", "CompositeRule", "Restrict", "RemoveNotFinite",
-    "l2_norm",
+    "l2_norm", "AdamW", "LearningRateSchedule", "WarmupCosineSchedule",
+    "InverseSquareRootSchedule",
 ]

@@ -17,13 +17,21 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from blocks.roles import ALGORITHM_BUFFER, ALGORITHM_HYPERPARAMETER, add_role
+from blocks.roles import (
+    ALGORITHM_BUFFER,
+    ALGORITHM_HYPERPARAMETER,
+    BIAS,
+    SCALE,
+    VariableRole,
+    add_role,
+    has_roles,
+)
 from blocks.theano_expressions import l2_norm
 from blocks.utils import is_shared_variable, shared_floatx
 
 __all__ = [
     "StepRule", "Scale", "BasicMomentum", "Momentum", "AdaDelta", "BasicRMSProp", "RMSProp",
-    "Adam", "AdaGrad", "StepClipping", "VariableClipping", "CompositeRule", "Restrict",
+    "Adam", "AdamW", "AdaGrad", "StepClipping", "VariableClipping", "CompositeRule", "Restrict",
     "RemoveNotFinite", "l2_norm",
 ]
 
@@ -455,6 +463,64 @@ class Adam(StepRule):
         return step, updates
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019).
+
+    The step of :class:`Adam` plus ``learning_rate * weight_decay * parameter``, for the
+    parameters without any of the `excluded_roles`: the decay shrinks the weights
+    directly instead of going through Adam's normalization, as L2 regularization of the
+    cost would. As in ``torch.optim.AdamW``, the decay is proportional to the learning
+    rate, so a schedule that scales the steps after this rule (e.g.
+    :class:`~blocks.algorithms.WarmupCosineSchedule` in a :class:`CompositeRule`) scales
+    the decay too.
+
+    Parameters
+    ----------
+    learning_rate, beta1, beta2, epsilon
+        As for :class:`Adam`; the learning rate defaults to 0.001.
+    weight_decay : float or SharedVariable, optional
+        Defaults to 0.01.
+    excluded_roles : list of VariableRole, optional
+        Parameters with any of these roles are not decayed; by default biases (BIAS,
+        which includes the SHIFT of normalizations) and the SCALE of normalizations.
+
+    References
+    ----------
+    Loshchilov, I. and Hutter, F. (2019). Decoupled weight decay regularization. ICLR.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> from blocks.roles import WEIGHT, BIAS, add_role
+    >>> w = pytensor.shared(np.array([2.0]), name='w'); add_role(w, WEIGHT)
+    >>> b = pytensor.shared(np.array([2.0]), name='b'); add_role(b, BIAS)
+    >>> rule = AdamW(learning_rate=0.1, weight_decay=0.5)
+    >>> steps, _ = rule.compute_steps({w: pt.as_tensor([0.0]), b: pt.as_tensor([0.0])})
+    >>> steps[w].eval(), steps[b].eval()  # no gradient: only the weight decays
+    (array([0.1]), array([0.]))
+    """
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 weight_decay=0.01, excluded_roles=(BIAS, SCALE)):
+        super().__init__(learning_rate=learning_rate, beta1=beta1, beta2=beta2,
+                         epsilon=epsilon)
+        _check_range(self, "weight_decay", weight_decay, 0.0, None)
+        self.weight_decay = _hyperparameter(weight_decay, "weight_decay", self)
+        excluded_roles = list(excluded_roles)
+        if not all(isinstance(role, VariableRole) for role in excluded_roles):
+            raise TypeError(
+                f"AdamW: excluded_roles must be roles (e.g. blocks.roles.BIAS), got "
+                f"{excluded_roles!r}"
+            )
+        self.excluded_roles = excluded_roles
+
+    def compute_step(self, parameter, previous_step):
+        step, updates = super().compute_step(parameter, previous_step)
+        if not has_roles(parameter, self.excluded_roles):
+            step = step + self.learning_rate * self.weight_decay * parameter
+        return step, updates
+
+
 class AdaGrad(StepRule):
     """AdaGrad (Duchi et al., 2011): steps divided by the root of the summed squared steps.
 
@@ -492,6 +558,12 @@ class AdaGrad(StepRule):
 
 class StepClipping(StepRule):
     """Rescale all steps together so that their total L2 norm is at most `threshold`.
+
+    This is global-norm clipping: the norm is that of all the steps of all parameters
+    taken together (like ``torch.nn.utils.clip_grad_norm_``), and every step is
+    multiplied by the same factor ``threshold / norm`` when the norm exceeds the
+    threshold, so the direction of the whole update is kept. Put it first in a
+    :class:`CompositeRule` to clip the gradients (e.g. before :class:`AdamW`).
 
     Parameters
     ----------

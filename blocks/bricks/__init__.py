@@ -1,5 +1,6 @@
 """Bricks: the building blocks of models."""
 
+from blocks.bricks.activations import GELU, SiLU
 from blocks.bricks.base import (
     Application,
     ApplicationCall,
@@ -17,6 +18,7 @@ from blocks.bricks.interfaces import (
     Random,
     RNGMixin,
 )
+from blocks.bricks.normalization import LayerNormalization, RMSNormalization
 from blocks.bricks.sequences import MLP, FeedforwardSequence, Sequence
 from blocks.bricks.simple import (
     Bias,
@@ -32,6 +34,16 @@ from blocks.bricks.simple import (
     Softplus,
     Tanh,
 )
+from blocks.bricks.transformer import (
+    LearnedPositionalEmbedding,
+    MultiHeadAttention,
+    SinusoidalPositionalEmbedding,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    TransformerTransition,
+)
 from blocks.bricks.wrappers import WithExtraDims
 
 __all__ = [
@@ -41,4 +53,8 @@ __all__ = [
     "Identity", "LeakyRectifier", "Linear", "Logistic", "Rectifier", "Softplus", "Tanh",
     "Bias", "Maxout", "LinearMaxout", "Softmax", "NDimensionalSoftmax", "WithExtraDims",
     "BatchNormalization", "SpatialBatchNormalization", "BatchNormalizedMLP",
+    "GELU", "SiLU", "LayerNormalization", "RMSNormalization",
+    "MultiHeadAttention", "SinusoidalPositionalEmbedding", "LearnedPositionalEmbedding",
+    "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerDecoder", "TransformerTransition",
 ]

@@ -20,8 +20,38 @@ from blocks.bricks.simple import (
 
 __all__ = [
     "Cost", "CostMatrix", "SquaredError", "AbsoluteError", "BinaryCrossEntropy",
-    "CategoricalCrossEntropy", "MisclassificationRate",
+    "CategoricalCrossEntropy", "MisclassificationRate", "smooth_labels",
 ]
+
+
+def smooth_labels(cross_entropies, log_probabilities, smoothing):
+    """Cross-entropies against targets smoothed towards the uniform distribution.
+
+    With targets ``(1 - smoothing) * y + smoothing / K`` over ``K`` classes the
+    cross-entropy is ``(1 - smoothing) * H(y, p) - smoothing * mean_k log p_k``: this
+    returns that from the unsmoothed `cross_entropies` and the `log_probabilities`
+    (classes on the last axis).
+
+    >>> import pytensor.tensor as pt
+    >>> log_p = pt.log(pt.as_tensor([[0.5, 0.25, 0.25]]))
+    >>> smooth_labels(-log_p[:, 0], log_p, 0.3).eval().round(4)  # targets [0.8, 0.1, 0.1]
+    array([0.8318])
+    """
+    check_smoothing(smoothing)
+    if smoothing == 0:
+        return cross_entropies
+    uniform = -log_probabilities.mean(axis=-1)
+    return (1 - smoothing) * cross_entropies + smoothing * uniform
+
+
+def check_smoothing(smoothing, owner="smooth_labels"):
+    """Refuse a label smoothing outside [0, 1)."""
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or \
+            not 0 <= smoothing < 1:
+        raise ValueError(
+            f"{owner}: argument 'label_smoothing': expected a number in [0, 1), got "
+            f"{smoothing!r}"
+        )
 
 
 class Cost(Brick):
@@ -122,6 +152,12 @@ class CategoricalCrossEntropy(Cost):
     `y_hat` is a matrix of probabilities, one row per example. For pre-softmax values,
     :meth:`~blocks.bricks.Softmax.categorical_cross_entropy` is numerically stable.
 
+    Parameters
+    ----------
+    label_smoothing : float, optional
+        In [0, 1): the targets become ``(1 - label_smoothing) * y + label_smoothing / K``
+        for ``K`` classes (see :func:`smooth_labels`). 0 by default.
+
     >>> y = pytensor.tensor.lvector('y')
     >>> y_hat = pytensor.tensor.matrix('y_hat')
     >>> cost = CategoricalCrossEntropy().apply(y, y_hat)
@@ -129,12 +165,19 @@ class CategoricalCrossEntropy(Cost):
     np.float64(0.4581)
     """
 
+    def __init__(self, label_smoothing=0.0, **kwargs):
+        super().__init__(**kwargs)
+        check_smoothing(label_smoothing, describe(self))
+        self.label_smoothing = label_smoothing
+
     @application(inputs=["y", "y_hat"], outputs=["cost"])
     def apply(self, y, y_hat):
         y, y_hat = check_categorical_targets(self, "y", y, "y_hat", y_hat)
         if y.ndim == 1:
-            return -pt.log(select_classes(y_hat, y)).mean()
-        return -xlogy(y, y_hat).sum(axis=1).mean()
+            costs = -pt.log(select_classes(y_hat, y))
+        else:
+            costs = -xlogy(y, y_hat).sum(axis=1)
+        return smooth_labels(costs, pt.log(y_hat), self.label_smoothing).mean()
 
 
 class MisclassificationRate(Cost):

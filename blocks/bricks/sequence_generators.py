@@ -29,6 +29,7 @@ import pytensor.tensor as pt
 
 from blocks.bricks.attention import AbstractAttentionRecurrent, AttentionRecurrent
 from blocks.bricks.base import Brick, application, describe, lazy
+from blocks.bricks.cost import check_smoothing, smooth_labels
 from blocks.bricks.interfaces import Initializable, Random
 from blocks.bricks.lookup import LookupTable
 from blocks.bricks.parallel import Fork, Merge
@@ -342,6 +343,10 @@ class SoftmaxEmitter(AbstractEmitter, Initializable, Random):
     ----------
     initial_output : int or scalar variable
         The initial output; 0 by default.
+    label_smoothing : float, optional
+        In [0, 1): :meth:`cost` is the cross-entropy against targets smoothed towards
+        the uniform distribution (see :func:`~blocks.bricks.cost.smooth_labels`), for
+        training; 0 by default. Beam search ranks by the probabilities, unsmoothed.
 
     Examples
     --------
@@ -355,9 +360,11 @@ class SoftmaxEmitter(AbstractEmitter, Initializable, Random):
     [1]
     """
 
-    def __init__(self, initial_output=0, **kwargs):
+    def __init__(self, initial_output=0, label_smoothing=0.0, **kwargs):
         super().__init__(**kwargs)
+        check_smoothing(label_smoothing, describe(self))
         self.initial_output = initial_output
+        self.label_smoothing = label_smoothing
         self.softmax = NDimensionalSoftmax()
         self.children = [self.softmax] + list(self.children)
 
@@ -380,8 +387,13 @@ class SoftmaxEmitter(AbstractEmitter, Initializable, Random):
                 f"vector: expected ndim={readouts.ndim - 1} for readouts of "
                 f"ndim={readouts.ndim}, found ndim={outputs.ndim}"
             )
-        return self.softmax.categorical_cross_entropy(
+        costs = self.softmax.categorical_cross_entropy(
             outputs, readouts, extra_ndim=readouts.ndim - 2)
+        if not self.label_smoothing:
+            return costs
+        log_probabilities = self.softmax.log_probabilities(
+            readouts, extra_ndim=readouts.ndim - 2)
+        return smooth_labels(costs, log_probabilities, self.label_smoothing)
 
     @application
     def initial_outputs(self, batch_size):

@@ -8,6 +8,11 @@ sentences are cut from Python's own documentation (the ``pydoc_data`` topics of 
 standard library, so no download): lowercased, letters and spaces only, at most
 ``--max-length`` characters. After training, beam search reverses held-out sentences
 never seen in training, and the share of exactly correct answers is reported.
+
+With ``--model transformer`` the encoder is a Transformer encoder and the decoder a
+Transformer decoder whose self-attention keys and values are cached in the generator's
+states (:class:`~blocks.bricks.transformer.TransformerTransition`), trained with AdamW
+and a warm-up then cosine schedule.
 """
 
 import re
@@ -28,6 +33,7 @@ BOS, EOS = "<S>", "</S>"
 #: Index -> character; the end-of-sentence symbol ends the decoder's output.
 ALPHABET = (BOS, EOS, " ", *"abcdefghijklmnopqrstuvwxyz")
 CODES = {character: code for code, character in enumerate(ALPHABET)}
+MODELS = ("gru", "transformer")
 #: The held-out sentences do not depend on --seed: every run is tested on the same ones.
 SPLIT_SEED = 4321
 
@@ -47,6 +53,13 @@ def parser():
     parser.add_argument("--beam-size", type=positive_int, default=5)
     parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--learning-rate", type=float, default=0.005)
+    parser.add_argument("--model", choices=MODELS, default="gru",
+                        help="a GRU encoder-decoder with attention (the default) or a "
+                             "Transformer encoder-decoder")
+    parser.add_argument("--num-layers", type=positive_int, default=2,
+                        help="layers of the Transformer's encoder and decoder")
+    parser.add_argument("--num-heads", type=positive_int, default=4,
+                        help="attention heads of the Transformer (a divisor of --dim)")
     return parser
 
 
@@ -145,6 +158,48 @@ def examples(sentences):
     return {"source": sources, "target": targets}
 
 
+def build_transformer(args):
+    """The encoder (embedding, Transformer encoder) and the cached Transformer decoder."""
+    from blocks.bricks.lookup import LookupTable
+    from blocks.bricks.sequence_generators import (
+        LookupFeedback,
+        Readout,
+        SequenceGenerator,
+        SoftmaxEmitter,
+    )
+    from blocks.bricks.transformer import (
+        SinusoidalPositionalEmbedding,
+        TransformerDecoder,
+        TransformerEncoder,
+        TransformerTransition,
+    )
+    from blocks.initialization import Constant, IsotropicGaussian
+
+    size, dim = len(ALPHABET), args.dim
+    shape = dict(dim=dim, num_heads=args.num_heads, feedforward_dim=4 * dim)
+    embedding = LookupTable(size, dim, name="embedding")
+    encoder = TransformerEncoder(args.num_layers, positional_embedding=(
+        SinusoidalPositionalEmbedding()), name="encoder", **shape)
+    decoder = TransformerDecoder(args.num_layers, positional_embedding=(
+        SinusoidalPositionalEmbedding()), name="decoder", **shape)
+    # The beam search decodes up to the source's length plus two steps (see reverse()),
+    # the start position included.
+    transition = TransformerTransition(decoder, max_length=args.max_length + 6,
+                                       name="transition")
+    generator = SequenceGenerator(
+        Readout(readout_dim=size, source_names=["states"],
+                emitter=SoftmaxEmitter(theano_seed=args.seed),
+                feedback_brick=LookupFeedback(size, dim), name="readout"),
+        transition, name="generator")
+    bricks = [embedding, None, encoder, generator]
+    for offset, brick in enumerate(b for b in bricks if b is not None):
+        brick.weights_init = IsotropicGaussian(dim ** -0.5)
+        brick.biases_init = Constant(0)
+        brick.seed = args.seed + offset
+        brick.initialize()
+    return tuple(bricks)
+
+
 def build_bricks(dim, seed):
     """The encoder (embedding, fork, bidirectional GRU) and the attention decoder."""
     from blocks.bricks.attention import SequenceContentAttention
@@ -191,7 +246,13 @@ def build(args):
     the report)."""
     import pytensor.tensor as pt
 
-    from blocks.algorithms import Adam, CompositeRule, StepClipping
+    from blocks.algorithms import (
+        Adam,
+        AdamW,
+        CompositeRule,
+        StepClipping,
+        WarmupCosineSchedule,
+    )
     from blocks.datasets import DataStream, IndexableDataset, Padding, ShuffledScheme
     from blocks.filter import VariableFilter
     from blocks.graph import ComputationGraph
@@ -208,7 +269,8 @@ def build(args):
                                      iteration_scheme=ShuffledScheme(len(test), 100, rng=0)),
                           time_major=True)
 
-    bricks = build_bricks(args.dim, args.seed)
+    transformer = getattr(args, "model", "gru") == "transformer"
+    bricks = build_transformer(args) if transformer else build_bricks(args.dim, args.seed)
     generator = bricks[-1]
     source, target = pt.lmatrix("source"), pt.lmatrix("target")  # (time, batch)
     source_mask, target_mask = pt.matrix("source_mask"), pt.matrix("target_mask")
@@ -219,15 +281,25 @@ def build(args):
         ComputationGraph(cost).auxiliary_variables)
     cost = exact_mean(cost, target.shape[1], "sentence_log_loss")
     per_character = exact_mean(per_character, target_mask.sum(), "log_loss_per_character")
-    step_rule = CompositeRule([StepClipping(10.0), Adam(learning_rate=args.learning_rate)])
+    if transformer:
+        batches = -(-len(train) // args.batch_size) * args.num_epochs
+        step_rule = CompositeRule([
+            StepClipping(1.0), AdamW(learning_rate=args.learning_rate, beta2=0.98),
+            WarmupCosineSchedule(min(200, batches // 5), batches + 1, final_factor=0.1)])
+    else:
+        step_rule = CompositeRule([StepClipping(10.0),
+                                   Adam(learning_rate=args.learning_rate)])
     return Experiment(cost, train_stream, step_rule, monitored=[per_character],
                       evaluations=[("test", test_stream, [cost, per_character])],
                       extras={"bricks": bricks, "test": test})
 
 
 def encode_source(bricks, source, mask=None):
-    """The encoder's states ``(time, batch, 2 * dim)`` for character codes `source`."""
+    """The encoder's states ``(time, batch, 2 * dim)`` (``dim`` for the Transformer) for
+    character codes `source`."""
     embedding, fork, encoder, _ = bricks
+    if fork is None:
+        return encoder.apply(embedding.apply(source), mask=mask)
     return encoder.apply(**fork.apply(embedding.apply(source), return_dict=True), mask=mask)
 
 
