@@ -28,7 +28,8 @@ def _installed(package):
 
 # The JAX implementations of our ops import JAX: without the jax extra, their modules are
 # not collected for their doctests (the tests that need JAX skip themselves).
-collect_ignore_glob = [] if _installed("jax") else ["blocks/ops/*/jax*.py"]
+collect_ignore_glob = [] if _installed("jax") else [
+    "blocks/ops/*/jax*.py", "blocks/ops/jax_glue.py"]
 
 _find_lineno = doctest.DocTestFinder._find_lineno
 

@@ -1,10 +1,22 @@
 """What the JAX parity tests of the op families share: compiling one graph under JAX and
 under the reference mode, comparing the results, and looking into the compiled JAX
-program."""
+program.
+
+:func:`assert_jax_matches_numba` compiles outputs and the gradients of a non-linear
+function of them for the Numba mode and for JAX (as the library compiles for JAX, by
+:func:`blocks.backend.function`, once per input shape), JAX computing in float64 where
+the graph has a float64 input or output, and compares every result within the tolerance
+of its dtype.
+"""
+
+import contextlib
 
 import numpy as np
 import pytensor
+import pytensor.tensor as pt
 import pytest
+
+from blocks import backend
 
 jax = pytest.importorskip("jax")
 # Importing PyTensor's JAX dispatch sets JAX's 64-bit flag from floatX; import it first, so
@@ -70,3 +82,61 @@ def assert_runs_in_jax(function, values, op_types):
     program = jax_program(function, values)
     assert "scan" in program
     assert "callback" not in program
+
+
+@contextlib.contextmanager
+def _jax_precision(x64):
+    """JAX computing in float64 (`x64`) or, as it comes, in float32 at most.
+
+    Float32 graphs run without float64, as under ``floatX=float32``: with float64 on,
+    PyTensor's JAX ``Sum`` returns its float64 accumulator uncast (the softmax gradient's).
+    (PyTensor sets the flag from ``floatX`` when it loads its JAX backend, loaded above.)
+    """
+    previous = jax.config.read("jax_enable_x64")
+    jax.config.update("jax_enable_x64", x64)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
+def _cost(outputs):
+    # A non-linear function of each entry, so that every entry gets a gradient of its own.
+    return pt.add(*[(out * pt.cos(out + k)).sum()
+                    for k, out in enumerate(outputs) if out.dtype.startswith("float")])
+
+
+def assert_jax_matches_numba(inputs, outputs, values, wrt=None, ops_expected=()):
+    """Outputs, and gradients with respect to `wrt` (the float inputs by default), agree.
+
+    Parameters
+    ----------
+    inputs, outputs : lists of variables
+    values : list of arrays, one per input
+    wrt : list of variables, optional
+    ops_expected : tuple of Op classes
+        Each must appear in the graph compiled for JAX (so the test exercises them).
+    """
+    if wrt is None:
+        wrt = [i for i in inputs if i.dtype.startswith("float")]
+    results = list(outputs)
+    if wrt:
+        results += pytensor.grad(_cost(outputs), wrt)
+    numba = pytensor.function(inputs, results, mode="NUMBA")
+    # As the library compiles for JAX: once per input shape (XLA needs static shapes).
+    jax_fn = backend.function(inputs, results, mode="JAX")
+    x64 = any(v.dtype == "float64" for v in list(inputs) + list(outputs))
+    with _jax_precision(x64):
+        got = jax_fn(*values)
+    expected = numba(*values)
+    compiled = {type(node.op) for node in jax_fn.maker.fgraph.apply_nodes}
+    for op in ops_expected:
+        assert op in compiled, f"{op.__name__} is not in the graph compiled for JAX"
+    names = [f"output {i}" for i in range(len(outputs))] + [f"gradient wrt {v}" for v in wrt]
+    for name, e, g in zip(names, expected, got):
+        g = np.asarray(g)
+        assert g.shape == e.shape, f"{name}: shape {g.shape}, expected {e.shape}"
+        assert g.dtype == e.dtype, f"{name}: dtype {g.dtype}, expected {e.dtype}"
+        tol = TOLERANCE.get(str(e.dtype), 0)
+        np.testing.assert_allclose(g, e, rtol=tol, atol=tol, err_msg=name)
+    return expected

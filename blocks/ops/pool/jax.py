@@ -32,12 +32,7 @@ def _lowest(dtype):
 def _geometry(op, shape):
     """Output size, and per axis the ``(before, after)`` extension of the image."""
     rows, cols = shape[-2:]
-    out_hw = op.output_hw(rows, cols)
-    if min(out_hw) <= 0:
-        raise ValueError(
-            f"{type(op).__name__}: the pooling region {op.ws} is larger than the padded "
-            f"image ({rows, cols} with padding {op.padding})"
-        )
+    out_hw = op._check_fits(shape)
     extension = []
     for out, stride, window, size, pad in zip(out_hw, op.stride, op.ws, (rows, cols),
                                               op.padding):
