@@ -22,6 +22,7 @@ pytensor.config.floatX = "float32"
 from benchmarks.harness import (  # noqa: E402
     Candidate,
     compiled_ops,
+    jax_candidate,
     parse_args,
     pytensor_sgd_step,
     run_benchmark,
@@ -132,14 +133,14 @@ def handwritten_graph():
     return x, y, cost, parameters
 
 
-def _compile(graph):
+def _compile(graph, mode=None):
     x, y, cost, parameters = graph()
-    return pytensor_sgd_step([x, y], cost, parameters, LEARNING_RATE)
+    return pytensor_sgd_step([x, y], cost, parameters, LEARNING_RATE, mode=mode)
 
 
-def _builder(graph):
+def _builder(graph, mode=None):
     *_, x, y = initial_values()
-    return (lambda: _compile(graph)), (lambda fn: fn(x, y))
+    return (lambda: _compile(graph, mode)), (lambda fn: fn(x, y))
 
 
 def build_bricks():
@@ -147,12 +148,17 @@ def build_bricks():
     return _builder(bricks_graph)
 
 
+def build_bricks_jax():
+    """``(compile, run)`` for the compile-time measurement of the bricks under JAX."""
+    return _builder(bricks_graph, mode="JAX")
+
+
 def build_handwritten():
     """``(compile, run)`` for the compile-time measurement of the hand-written candidate."""
     return _builder(handwritten_graph)
 
 
-def torch_step():
+def torch_step(device="cpu"):
     """A PyTorch eager training step with the same initial values (``torch.optim.SGD``)."""
     import torch
 
@@ -167,7 +173,7 @@ def torch_step():
         layers += [conv, torch.nn.ReLU(), torch.nn.MaxPool2d(2)]
     layers.append(torch.nn.Flatten())
     layers += torch_dense_layers(weights, biases[len(filters):])
-    return torch_sgd_step(layers, x, y, LEARNING_RATE)
+    return torch_sgd_step(layers, x, y, LEARNING_RATE, device)
 
 
 def main(argv=None):
@@ -176,13 +182,19 @@ def main(argv=None):
     bricks_fn = _compile(bricks_graph)
     handwritten_fn = _compile(handwritten_graph)
     step_torch, torch_version = torch_step()
-
-    # Same computation: the losses of two steps from the same start must agree.
-    losses = same_losses({
+    steps = {
         "bricks": lambda: bricks_fn(x, y),
         "handwritten": lambda: handwritten_fn(x, y),
         "pytorch": step_torch,
-    })
+    }
+    bricks_jax = jax_candidate("lenet", lambda: _compile(bricks_graph, mode="JAX"),
+                               lambda fn: fn(x, y), FLOPS,
+                               builder="benchmarks.bench_lenet:build_bricks_jax")
+    if bricks_jax is not None:
+        steps["bricks-jax"] = bricks_jax.step
+
+    # Same computation: the losses of two steps from the same start must agree.
+    losses = same_losses(steps)
 
     bricks_ops, handwritten_ops = compiled_ops(bricks_fn), compiled_ops(handwritten_fn)
     candidates = [
@@ -194,6 +206,8 @@ def main(argv=None):
                   info={"compiled_nodes": len(handwritten_ops)}),
         Candidate("pytorch", step_torch, FLOPS, info={"torch": torch_version}),
     ]
+    if bricks_jax is not None:
+        candidates.insert(1, bricks_jax)
     payload = run_benchmark("lenet", candidates, args, reference="pytorch", extra={
         "model": {"image": IMAGE, "convolutions": CONVS, "pooling": (2, 2),
                   "hidden": HIDDEN, "batch": BATCH, "dtype": "float32",

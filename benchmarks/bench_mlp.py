@@ -22,6 +22,7 @@ import blocks  # noqa: E402, F401  (registers the library's rewrites with PyTens
 from benchmarks.harness import (  # noqa: E402
     Candidate,
     compiled_ops,
+    jax_candidate,
     parse_args,
     pytensor_sgd_step,
     run_benchmark,
@@ -99,15 +100,15 @@ def handwritten_graph():
     return x, y, cost, parameters
 
 
-def _compile(graph, plain=False):
+def _compile(graph, plain=False, mode=None):
     x, y, cost, parameters = graph()
     return pytensor_sgd_step([x, y], cost, parameters, LEARNING_RATE,
-                             mode=plain_pytensor_mode() if plain else None)
+                             mode=plain_pytensor_mode() if plain else mode)
 
 
-def _builder(graph, plain=False):
+def _builder(graph, plain=False, mode=None):
     _, _, x, y = initial_values()
-    return (lambda: _compile(graph, plain)), (lambda fn: fn(x, y))
+    return (lambda: _compile(graph, plain, mode)), (lambda fn: fn(x, y))
 
 
 def build_bricks():
@@ -120,15 +121,20 @@ def build_handwritten():
     return _builder(handwritten_graph)
 
 
+def build_bricks_jax():
+    """``(compile, run)`` for the compile-time measurement of the bricks under JAX."""
+    return _builder(bricks_graph, mode="JAX")
+
+
 def build_plain():
     """``(compile, run)`` for the compile-time measurement of plain PyTensor."""
     return _builder(handwritten_graph, plain=True)
 
 
-def torch_step():
+def torch_step(device="cpu"):
     """A PyTorch eager training step with the same initial values (``torch.optim.SGD``)."""
     weights, biases, x, y = initial_values()
-    return torch_sgd_step(torch_dense_layers(weights, biases), x, y, LEARNING_RATE)
+    return torch_sgd_step(torch_dense_layers(weights, biases), x, y, LEARNING_RATE, device)
 
 
 def _extra_ops(ops, reference_ops):
@@ -187,14 +193,20 @@ def main(argv=None):
     handwritten_fn = _compile(handwritten_graph)
     plain_fn = _compile(handwritten_graph, plain=True)
     step_torch, torch_version = torch_step()
-
-    # Same computation: the losses of two steps from the same start must agree.
-    losses = same_losses({
+    steps = {
         "bricks": lambda: bricks_fn(x, y),
         "handwritten": lambda: handwritten_fn(x, y),
         "pytensor plain": lambda: plain_fn(x, y),
         "pytorch": step_torch,
-    })
+    }
+    bricks_jax = jax_candidate("mlp", lambda: _compile(bricks_graph, mode="JAX"),
+                               lambda fn: fn(x, y), FLOPS,
+                               builder="benchmarks.bench_mlp:build_bricks_jax")
+    if bricks_jax is not None:
+        steps["bricks-jax"] = bricks_jax.step
+
+    # Same computation: the losses of two steps from the same start must agree.
+    losses = same_losses(steps)
 
     bricks_ops, handwritten_ops = compiled_ops(bricks_fn), compiled_ops(handwritten_fn)
     candidates = [
@@ -209,6 +221,8 @@ def main(argv=None):
                   info={"compiled_nodes": len(compiled_ops(plain_fn))}),
         Candidate("pytorch", step_torch, FLOPS, info={"torch": torch_version}),
     ]
+    if bricks_jax is not None:
+        candidates.insert(1, bricks_jax)
     if args.breakdown:
         candidates += breakdown_candidates()
     extra_ops = _extra_ops(bricks_ops, handwritten_ops)

@@ -35,7 +35,12 @@ import pytensor.tensor as pt
 
 pytensor.config.floatX = "float32"
 
-from benchmarks.harness import Candidate, parse_args, run_benchmark  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    Candidate,
+    jax_skip_message,
+    parse_args,
+    run_benchmark,
+)
 
 LENGTH, BATCH, DIM = 50, 32, 256
 MODE = "NUMBA"
@@ -279,6 +284,9 @@ def main(argv=None):
         return memory(extra.layers, ["fused"] + ([] if extra.no_scan else ["scan"]))
     args = parse_args(rest, description=__doc__.splitlines()[0])
     args.no_scan = extra.no_scan
+    message = jax_skip_message("recurrent", "recurrent")
+    if message:
+        print(message)
     return [run_layer(layer, args) for layer in extra.layers]
 
 

@@ -33,6 +33,7 @@ pytensor.config.floatX = "float32"
 
 from benchmarks.harness import (  # noqa: E402
     Candidate,
+    jax_skip_message,
     parse_args,
     pytensor_sgd_step,
     run_benchmark,
@@ -262,6 +263,9 @@ def torch_step(values):
 
 def main(argv=None):
     args = parse_args(argv, description=__doc__.splitlines()[0])
+    message = jax_skip_message("seq2seq", "recurrent", "attention")
+    if message:
+        print(message)
     values = data()
     inputs, cost, parameters, bricks = bricks_graph()
     reference = parameter_values(bricks)

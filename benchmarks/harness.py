@@ -23,6 +23,7 @@ and reported apart (``process_setup_*`` in the JSON).
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -43,7 +44,9 @@ import blocks  # noqa: F401
 from blocks.utils.memory import freed_memory_kept
 
 __all__ = [
-    "Candidate", "alternate", "compile_times", "format_table", "gemm_peak", "limit_threads",
+    "Candidate", "alternate", "compile_times", "format_table", "gemm_peak", "jax_available",
+    "jax_candidate", "jax_skip_message",
+    "limit_threads",
     "pytensor_sgd_step",
     "median_time", "peak_candidate", "parse_args", "run_benchmark", "write_json", "RESULTS_DIR",
 ]
@@ -232,20 +235,56 @@ def torch_dense_layers(weights, biases):
 
 
 def pytensor_sgd_step(inputs, cost, parameters, learning_rate, mode=None):
-    """A compiled SGD step: returns `cost` and updates every parameter by its gradient."""
+    """A compiled SGD step: returns `cost` and updates every parameter by its gradient.
+
+    Compiled as the library compiles (:func:`blocks.backend.function`): under JAX once per
+    input shape, at the first call.
+    """
+    from blocks.backend import function
+
     lr = np.float32(learning_rate)
     gradients = pytensor.grad(cost, parameters)
-    return pytensor.function(inputs, cost, mode=mode, updates=[
+    return function(inputs, cost, mode=mode, updates=[
         (p, p - lr * g) for p, g in zip(parameters, gradients)])
 
 
-def torch_sgd_step(layers, x, y, learning_rate):
-    """``(step, torch version)``: one eager SGD step of softmax cross-entropy on ``x, y``."""
+def jax_available():
+    """Whether JAX can be imported (the ``bricks-jax`` candidates need it)."""
+    return importlib.util.find_spec("jax") is not None
+
+
+def jax_skip_message(benchmark, *op_families):
+    """Why `benchmark` has no ``bricks-jax`` candidate yet, or None if nothing is missing:
+    JAX itself, or the JAX implementations of the named op families (``recurrent``...)."""
+    if not jax_available():
+        return f"[{benchmark}] JAX is not installed: no bricks-jax candidate (.[jax] extra)"
+    missing = [f for f in op_families
+               if importlib.util.find_spec(f"blocks.ops.{f}.jax") is None]
+    if missing:
+        return (f"[{benchmark}] no bricks-jax candidate: the JAX implementations of the "
+                f"{', '.join(missing)} ops (blocks/ops/<family>/jax.py) have not landed")
+    return None
+
+
+def jax_candidate(benchmark, compile_jax, run, flops, builder, families=()):
+    """The ``bricks-jax`` :class:`Candidate`: ``run(compile_jax())`` as its step; None
+    (and the reason printed) where JAX or the JAX ops of `families` are missing."""
+    message = jax_skip_message(benchmark, *families)
+    if message is not None:
+        print(message)
+        return None
+    function = compile_jax()
+    return Candidate("bricks-jax", lambda: run(function), flops, builder=builder)
+
+
+def torch_sgd_step(layers, x, y, learning_rate, device="cpu"):
+    """``(step, torch version)``: one eager SGD step of softmax cross-entropy on ``x, y``,
+    model and data on `device`."""
     import torch
 
-    model = torch.nn.Sequential(*layers)
+    model = torch.nn.Sequential(*layers).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    tx, ty = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
@@ -325,7 +364,7 @@ def format_table(rows, reference):
 def _environment():
     facts = {"python": platform.python_version(), "machine": platform.machine(),
              "cpus": os.cpu_count(), "numpy": np.__version__}
-    for module in ("pytensor", "numba", "torch"):
+    for module in ("pytensor", "numba", "torch", "jax"):
         try:
             facts[module] = importlib.import_module(module).__version__
         except ImportError:
