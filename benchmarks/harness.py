@@ -404,8 +404,15 @@ def parse_args(argv=None, description=None):
                              f"{PAUSE})")
     parser.add_argument("--threads", type=int, default=None,
                         help="limit BLAS, OpenMP and PyTorch to this many threads (default: "
-                             "the libraries' own choice, one per core)")
-    return parser.parse_args(argv)
+                             "the libraries' own choice, one per core); 1 also makes XLA "
+                             "(JAX) run single-threaded")
+    args = parser.parse_args(argv)
+    if args.threads == 1:
+        # Read when JAX starts its CPU backend, which the scripts do after parsing.
+        # XLA has no thread-count flag but this one.
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+    return args
 
 
 def limit_threads(threads):
