@@ -1,6 +1,7 @@
 """The benchmark harness's bookkeeping (no timing is checked: timings never go in tests)."""
 
 import json
+import os
 
 import pytest
 
@@ -69,3 +70,17 @@ def test_runner_lists_and_refuses_unknown(capsys):
     assert "mlp" in run.available()
     assert run.main(["no-such-benchmark"]) == 2
     assert "unknown benchmark" in capsys.readouterr().err
+
+
+def test_jax_skip_message_names_what_is_missing():
+    pytest.importorskip("jax")
+    assert harness.jax_skip_message("lenet", "conv", "pool") is None
+    message = harness.jax_skip_message("seq2seq", "conv", "no_such_family")
+    assert message.startswith("[seq2seq]") and "no_such_family" in message
+    assert "conv" not in message.split("of the")[1]
+
+
+def test_one_thread_makes_xla_single_threaded(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    harness.parse_args(["--threads", "1"])
+    assert os.environ["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=false"
