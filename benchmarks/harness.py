@@ -253,13 +253,19 @@ def jax_available():
     return importlib.util.find_spec("jax") is not None
 
 
+def _module_exists(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
 def jax_skip_message(benchmark, *op_families):
     """Why `benchmark` has no ``bricks-jax`` candidate yet, or None if nothing is missing:
     JAX itself, or the JAX implementations of the named op families (``recurrent``...)."""
     if not jax_available():
         return f"[{benchmark}] JAX is not installed: no bricks-jax candidate (.[jax] extra)"
-    missing = [f for f in op_families
-               if importlib.util.find_spec(f"blocks.ops.{f}.jax") is None]
+    missing = [f for f in op_families if not _module_exists(f"blocks.ops.{f}.jax")]
     if missing:
         return (f"[{benchmark}] no bricks-jax candidate: the JAX implementations of the "
                 f"{', '.join(missing)} ops (blocks/ops/<family>/jax.py) have not landed")
