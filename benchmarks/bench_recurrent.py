@@ -74,8 +74,10 @@ def values(layer, seed=0):
             "inputs": uniform(LENGTH, BATCH, 4 * DIM)}
 
 
-def brick_function(layer, fused=True):
-    """Compiled ``f(*sequences) -> [cost, *weight gradients]`` and the sequence values."""
+def brick_function(layer, fused=True, mode=MODE):
+    """Compiled ``f(*sequences) -> [cost, *weight gradients]`` and the sequence values
+    (under JAX compiled, per input shape, at the first call)."""
+    from blocks.backend import function as compile_function
     from blocks.bricks.recurrent import LSTM, GatedRecurrent
     from blocks.initialization import Constant
 
@@ -91,13 +93,13 @@ def brick_function(layer, fused=True):
     states = brick.apply(**sequences, return_list=True)[0]
     cost = states.sum()
     gradients = pytensor.grad(cost, weights)
-    function = pytensor.function(list(sequences.values()), [cost] + gradients, mode=MODE)
+    function = compile_function(list(sequences.values()), [cost] + gradients, mode=mode)
     return function, [given[name] for name in sequences], [p.name for p in weights]
 
 
-def _builder(layer, fused):
+def _builder(layer, fused, mode=MODE):
     def compile_():
-        return brick_function(layer, fused)
+        return brick_function(layer, fused, mode)
 
     def run(built):
         function, arguments, _ = built
@@ -122,14 +124,22 @@ def build_lstm_scan():
     return _builder("lstm", False)
 
 
-def torch_loop(layer):
+def build_gru_jax():
+    return _builder("gru", True, "JAX")
+
+
+def build_lstm_jax():
+    return _builder("lstm", True, "JAX")
+
+
+def torch_loop(layer, device="cpu"):
     """A PyTorch eager step of the same recurrence (a loop over time) and its weights."""
     import torch
 
-    given = {k: torch.from_numpy(v) for k, v in values(layer).items()}
+    given = {k: torch.from_numpy(v).to(device) for k, v in values(layer).items()}
     weights = {k: v.clone().requires_grad_(True) for k, v in given.items()
                if k not in ("inputs", "gate_inputs")}
-    zeros = torch.zeros(BATCH, DIM)
+    zeros = torch.zeros(BATCH, DIM, device=device)
     x = given["inputs"]
 
     def gru():
@@ -164,7 +174,7 @@ def torch_loop(layer):
             w.grad = None
         cost = forward().sum()
         cost.backward()
-        return [cost.item()] + [w.grad.numpy() for w in weights.values()]
+        return [cost.item()] + [w.grad.cpu().numpy() for w in weights.values()]
 
     return step, list(weights)
 
@@ -203,13 +213,20 @@ def run_layer(layer, args):
     step_torch, torch_names = torch_loop(layer)
     candidates = []
     results = {"pytorch": step_torch()}
-    variants = [("bricks", True)] + ([] if args.no_scan else [("bricks-scan", False)])
-    for name, fused in variants:
-        function, arguments, names = brick_function(layer, fused)
+    variants = [("bricks", True, MODE)]
+    variants += [] if args.no_scan else [("bricks-scan", False, MODE)]
+    message = jax_skip_message(layer, "recurrent")
+    if message is None:
+        variants.append(("bricks-jax", True, "JAX"))
+    else:
+        print(message)
+    for name, fused, mode in variants:
+        function, arguments, names = brick_function(layer, fused, mode)
         assert names == torch_names, (names, torch_names)
         results[name] = function(*arguments)
         ops = sorted({type(node.op).__name__ for node in function.maker.fgraph.toposort()})
-        builder = f"benchmarks.bench_recurrent:build_{layer}" + ("" if fused else "_scan")
+        suffix = "_jax" if mode == "JAX" else "" if fused else "_scan"
+        builder = f"benchmarks.bench_recurrent:build_{layer}{suffix}"
         candidates.append(Candidate(
             name, (lambda f=function, a=arguments: f(*a)), flops(layer), builder=builder,
             info={"compiled_nodes": len(function.maker.fgraph.apply_nodes), "ops": ops}))
@@ -284,9 +301,6 @@ def main(argv=None):
         return memory(extra.layers, ["fused"] + ([] if extra.no_scan else ["scan"]))
     args = parse_args(rest, description=__doc__.splitlines()[0])
     args.no_scan = extra.no_scan
-    message = jax_skip_message("recurrent", "recurrent")
-    if message:
-        print(message)
     return [run_layer(layer, args) for layer in extra.layers]
 
 

@@ -33,7 +33,7 @@ pytensor.config.floatX = "float32"
 
 from benchmarks.harness import (  # noqa: E402
     Candidate,
-    jax_skip_message,
+    jax_candidate,
     parse_args,
     pytensor_sgd_step,
     run_benchmark,
@@ -131,19 +131,25 @@ def bricks_graph(fused=True):
         embedding, fork, encoder, generator)
 
 
-def training_step(inputs, cost, parameters):
+def training_step(inputs, cost, parameters, mode=None):
     """The compiled SGD step of the bricks model."""
-    return pytensor_sgd_step(inputs, cost, parameters, LEARNING_RATE)
+    return pytensor_sgd_step(inputs, cost, parameters, LEARNING_RATE, mode=mode)
 
 
-def compile_bricks():
-    return training_step(*bricks_graph()[:3])
+def compile_bricks(mode=None):
+    return training_step(*bricks_graph()[:3], mode=mode)
 
 
 def build_bricks():
     """``(compile, run)`` for the compile-time measurement of the bricks candidate."""
     values = data()
     return compile_bricks, (lambda fn: fn(*values))
+
+
+def build_bricks_jax():
+    """``(compile, run)`` for the compile-time measurement of the bricks under JAX."""
+    values = data()
+    return (lambda: compile_bricks("JAX")), (lambda fn: fn(*values))
 
 
 def parameter_values(bricks):
@@ -263,15 +269,18 @@ def torch_step(values):
 
 def main(argv=None):
     args = parse_args(argv, description=__doc__.splitlines()[0])
-    message = jax_skip_message("seq2seq", "recurrent", "attention")
-    if message:
-        print(message)
     values = data()
     inputs, cost, parameters, bricks = bricks_graph()
     reference = parameter_values(bricks)
     bricks_fn = training_step(inputs, cost, parameters)
     step_torch, torch_version = torch_step(reference)
     steps = {"bricks": lambda: float(bricks_fn(*values)), "pytorch": step_torch}
+    bricks_jax = jax_candidate("seq2seq", lambda: compile_bricks("JAX"),
+                               lambda fn: fn(*values), FLOPS,
+                               builder="benchmarks.bench_seq2seq:build_bricks_jax",
+                               families=("recurrent", "attention"))
+    if bricks_jax is not None:
+        steps["bricks-jax"] = lambda: float(bricks_jax.step())
     if args.breakdown:
         scan_fn = training_step(*bricks_graph(fused=False)[:3])
         steps["bricks scan"] = lambda: float(scan_fn(*values))
@@ -287,6 +296,8 @@ def main(argv=None):
                   info={"compiled_nodes": len(bricks_fn.maker.fgraph.apply_nodes)}),
         Candidate("pytorch", step_torch, FLOPS, info={"torch": torch_version}),
     ]
+    if bricks_jax is not None:
+        candidates.insert(1, bricks_jax)
     if args.breakdown:
         candidates.insert(1, Candidate("bricks scan", lambda: scan_fn(*values), FLOPS))
     return run_benchmark("seq2seq", candidates, args, reference="pytorch", extra={
