@@ -13,7 +13,9 @@ times them in alternation (as :func:`benchmarks.harness.alternate`), and prints 
 median time of each, their ratio (below 1: JAX faster) and JAX's compile time (tracing
 and XLA compilation: the first call less the median call). The seq2seq step is not
 included yet (its PyTorch step is CPU-only).
-The whole run takes a few minutes (under 8 on a GPU; ``--quick`` for under one).
+The whole run takes a few minutes (under 8 on a GPU; ``--quick`` for under one). On a
+machine with several devices it also times the MLP step data-parallel over all of them
+(``GradientDescent(devices=N)``, see :mod:`benchmarks.bench_devices`).
 
 Inputs are placed on the device once, for both frameworks, so that a step times the
 step and not a copy of the batch; each step returns its loss to the host (one sync).
@@ -135,7 +137,23 @@ def run(argv=None):
     print(f"\nstep    bricks-jax ms  pytorch ms  jax/pytorch  jax compile s  ({args.device})")
     for name, jax_ms, torch_ms, ratio, compile_s in rows:
         print(f"{name:<6}  {jax_ms:13.2f}  {torch_ms:10.2f}  {ratio:11.2f}  {compile_s:13.1f}")
+    _several_devices(jax, rounds)
     return rows
+
+
+def _several_devices(jax, rounds):
+    """The MLP step data-parallel on all devices against one, where there are several."""
+    from benchmarks.bench_devices import time_mlp_step
+
+    count = len(jax.devices())
+    if count < 2:
+        print("\n[devices] one device only: no data-parallel row")
+        return
+    print("\nMLP step, batch 256, data-parallel (GradientDescent(devices=N))")
+    single, _ = time_mlp_step(None, 256, rounds)
+    median, compile_s = time_mlp_step(count, 256, rounds)
+    print(f"1 device {1000 * single:.2f} ms; {count} devices {1000 * median:.2f} ms "
+          f"({single / median:.2f}x); compile {compile_s:.1f} s")
 
 
 if __name__ == "__main__":
