@@ -109,7 +109,8 @@ def test_a_resumed_run_continues_the_schedule_exactly(tmp_path):
     main_loop = build([InterruptAt(5), Checkpoint(path)])
     main_loop.run()
     assert main_loop.status["iterations_done"] == 5
-    resumed = load(path)
+    # The checkpoint holds this test's own extension: safe loading must be told of it.
+    resumed = load(path, allowed=[InterruptAt])
     [schedule] = [rule for rule in resumed.algorithm.step_rule.components
                   if isinstance(rule, WarmupCosineSchedule)]
     assert schedule.steps_done.get_value() == 5
