@@ -28,11 +28,11 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 #: Boxes of the life cycle: name -> (x, y, label); arrows: (from, to, label).
 LIFECYCLE_BOXES = {
     "construct": (0.0, 1.0, "construct\nLinear(input_dim=?,\nweights_init=?)"),
-    "push_alloc": (2.2, 1.0, "push_allocation_config()\nparent -> children:\ndims"),
-    "allocate": (4.4, 1.0, "allocate()\nshared variables\n(W, b) created"),
-    "push_init": (4.4, -0.6,
+    "push_alloc": (2.6, 1.0, "push_allocation_config()\nparent -> children:\ndims"),
+    "allocate": (5.2, 1.0, "allocate()\nshared variables\n(W, b) created"),
+    "push_init": (5.2, -0.6,
                   "push_initialization_config()\nparent -> children:\nweights_init, ..."),
-    "initialize": (2.2, -0.6, "initialize()\nvalues drawn\nfrom the schemes"),
+    "initialize": (2.6, -0.6, "initialize()\nvalues drawn\nfrom the schemes"),
     "apply": (0.0, -0.6, "apply(x)\nannotated graph;\nallocates if needed"),
 }
 LIFECYCLE_ARROWS = [
@@ -40,7 +40,7 @@ LIFECYCLE_ARROWS = [
     ("push_alloc", "allocate", ""),
     ("allocate", "push_init", ""),
     ("push_init", "initialize", ""),
-    ("construct", "apply", "lazily: apply\nfirst, initialize\nlater"),
+    ("construct", "apply", "lazily: apply first,\ninitialize later"),
 ]
 
 GENERATOR_BOXES = {
@@ -57,19 +57,19 @@ GENERATOR_ARROWS = [
     ("transition", "attention", "states"),
     ("attention", "readout", "glimpses"),
     ("readout", "emitter", "readouts"),
-    ("emitter", "feedback", "y_t, fed back at step t+1", [(5.2, -1.3), (0.0, -1.3)]),
+    ("emitter", "feedback", "y_t, fed back at step t+1", [(5.2, -1.35), (0.0, -1.35)]),
 ]
 
 
 def draw_boxes(boxes, arrows, path, size):
     """Draw named boxes and labelled arrows between them into `path`."""
     figure, axes = plt.subplots(figsize=size)
-    width, height = 1.7, 0.9
+    width, height = 2.1, 1.0
     for x, y, label in boxes.values():
         axes.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
                                       boxstyle="round,pad=0.05", facecolor="#e8f0fe",
                                       edgecolor="#3a5a9a"))
-        axes.text(x, y, label, ha="center", va="center", fontsize=8)
+        axes.text(x, y, label, ha="center", va="center", fontsize=9.5)
     ys = [y for _, y, _ in boxes.values()]
     for start, end, label, *route in arrows:
         points = [boxes[start][:2], *(route[0] if route else []), boxes[end][:2]]
@@ -82,8 +82,10 @@ def draw_boxes(boxes, arrows, path, size):
                                        mutation_scale=14, color="#555555"))
         if label:
             (x0, y0), (x1, y1) = points[len(points) // 2 - 1], points[len(points) // 2]
-            axes.text((x0 + x1) / 2 + 0.06, (y0 + y1) / 2 + 0.06, label, fontsize=7,
-                      color="#333333", ha="left" if x0 == x1 else "center")
+            vertical = x0 == x1
+            axes.text((x0 + x1) / 2 + 0.06, (y0 + y1) / 2 + (0 if vertical else 0.04), label,
+                      fontsize=8.5, color="#333333", ha="left" if vertical else "center",
+                      va="center" if vertical else "bottom")
         ys += [y for _, y in points]
     xs = [x for x, _, _ in boxes.values()]
     axes.set_xlim(min(xs) - 1.1, max(xs) + 1.1)
@@ -133,9 +135,9 @@ def draw_training_curves(directory):
 def draw_all(app):
     directory = Path(app.srcdir) / "_generated"
     directory.mkdir(exist_ok=True)
-    draw_boxes(LIFECYCLE_BOXES, LIFECYCLE_ARROWS, directory / "lifecycle.png", (7.5, 3.2))
+    draw_boxes(LIFECYCLE_BOXES, LIFECYCLE_ARROWS, directory / "lifecycle.png", (8, 3.4))
     draw_boxes(GENERATOR_BOXES, GENERATOR_ARROWS, directory / "sequence_generator.png",
-               (8.5, 3.4))
+               (8, 3.8))
     draw_training_curves(directory)
 
 
