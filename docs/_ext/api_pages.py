@@ -59,7 +59,8 @@ def page_text(module):
     reexported = reexports(module)
     if reexported:
         text += ("\nImported from here, defined in the submodules:\n\n"
-                 + "".join(f"- :obj:`{name} <{target}>`\n" for name, target in reexported))
+                 + "".join(f"- :obj:`{name} <{target}>` (``{target.rsplit('.', 1)[0]}``)\n"
+                           for name, target in reexported))
     return text
 
 
