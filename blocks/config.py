@@ -319,6 +319,7 @@ def str_or_none(value):
 
 str_or_none.__name__ = "str"
 
+#: The library's settings: ``blocks.config.mode``, ``default_seed``, ``log_backend``...
 config = Configuration()
 config.add_config("default_seed", int, default=1,
                   doc="Seed from which the random states of bricks derive.")

@@ -71,18 +71,18 @@ class BatchNormalization(RNGMixin, Feedforward):
         root, as in the batch normalization paper. Default is 1e-4.
     scale_init : object, optional
         Initialization object to use for the learned scaling parameter (:math:`\gamma`
-        in [BN]). By default, uses constant initialization of 1.
+        in [BN]_). By default, uses constant initialization of 1.
     shift_init : object, optional
         Initialization object to use for the learned shift parameter (:math:`\beta` in
-        [BN]). By default, uses constant initialization of 0.
+        [BN]_). By default, uses constant initialization of 0.
     mean_only : bool, optional
-        Perform "mean-only" batch normalization as described in [SK2016].
+        Perform "mean-only" batch normalization as described in [SK2016]_.
     learn_scale : bool, optional
-        Whether to include a learned scale parameter (:math:`\gamma` in [BN]) in this
+        Whether to include a learned scale parameter (:math:`\gamma` in [BN]_) in this
         brick. Default is True. Has no effect if `mean_only` is True (i.e. a scale
         parameter is never learned in mean-only mode).
     learn_shift : bool, optional
-        Whether to include a learned shift parameter (:math:`\beta` in [BN]) in this
+        Whether to include a learned shift parameter (:math:`\beta` in [BN]_) in this
         brick. Default is True.
 
     Attributes

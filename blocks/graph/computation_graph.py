@@ -26,6 +26,8 @@ def _unique(iterable):
 class ComputationGraph:
     r"""The graph of some output variables, with Blocks' annotations made searchable.
 
+    A graph iterates over its :attr:`variables`, as Blocks' did.
+
     Parameters
     ----------
     outputs : Variable or list of Variable
@@ -43,7 +45,8 @@ class ComputationGraph:
     scans : list of Scan
         The ``Scan`` ops of the graph: the loops of recurrent bricks built with
         ``fused = False``. :class:`~blocks.bricks.recurrent.SimpleRecurrent`,
-        :class:`~blocks.bricks.recurrent.LSTM`, :class:`~blocks.bricks.recurrent.GRU` and
+        :class:`~blocks.bricks.recurrent.LSTM`,
+        :class:`~blocks.bricks.recurrent.GatedRecurrent` and
         :class:`~blocks.bricks.attention.AttentionRecurrent` run their whole loop as one
         fused node by default, which is not a scan; to reach their step graph (and
         :attr:`scan_variables`), set ``brick.fused = False`` before applying the brick
@@ -51,8 +54,6 @@ class ComputationGraph:
         ``inner_outputs``, see :func:`~blocks.bricks.recurrent.recurrent`).
     scan_variables : list of Variable
         The variables of the inner graphs of :attr:`scans`.
-
-    A graph iterates over its :attr:`variables`, as Blocks' did.
 
     Examples
     --------

@@ -97,6 +97,8 @@ def skip_if_configuration_set(configuration, value, message=None):
     message : str, optional
         The reason given for the skip.
 
+    Examples
+    --------
     >>> skip_if_configuration_set('log_backend', 'python')
     Traceback (most recent call last):
     ...

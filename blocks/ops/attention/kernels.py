@@ -2,7 +2,7 @@
 
 One step of :class:`~blocks.bricks.attention.AttentionRecurrent` with a
 :class:`~blocks.bricks.recurrent.GatedRecurrent` transition and the default
-:class:`~blocks.bricks.attention.SequenceContentAttention` (the network of [BCB]_), from
+:class:`~blocks.bricks.attention.SequenceContentAttention` (the network of [BCB15]_), from
 the previous state ``h`` ``(batch, dim)``:
 
 1. ``match = tanh(preprocessed + h @ W_state)`` for every element of the attended
@@ -20,7 +20,7 @@ features)`` rows, the layout of the attended, so that its inner loops run over
 contiguous features. The backward kernel computes the gradients of every input exactly,
 the weight gradients as matrix products over chunks of steps after the per-step work.
 
-.. [BCB] Dzmitry Bahdanau, Kyunghyun Cho and Yoshua Bengio. Neural Machine Translation by
+.. [BCB15] Dzmitry Bahdanau, Kyunghyun Cho and Yoshua Bengio. Neural Machine Translation by
    Jointly Learning to Align and Translate.
 """
 
