@@ -120,11 +120,24 @@ class _Pickler(pickle.Pickler):
         self._arrays = arrays
 
     def persistent_id(self, obj):
-        if isinstance(obj, np.ndarray):
+        if isinstance(obj, np.ndarray) or _is_jax_array(obj):
             name = self._ids.get(id(obj))
             if name is not None and self._arrays[name] is obj:
                 return _PERSISTENT_PREFIX + name
         return None
+
+    def reducer_override(self, obj):
+        # Shared variables trained under the JAX backend hold JAX arrays: they are saved
+        # as NumPy arrays, so that a checkpoint loads without JAX and with safe loading.
+        if _is_jax_array(obj):
+            return np.asarray(obj).__reduce__()
+        return NotImplemented
+
+
+def _is_jax_array(obj):
+    """Whether `obj` is an array of JAX (told without importing JAX)."""
+    return (type(obj).__module__.split(".")[0] in ("jax", "jaxlib")
+            and hasattr(obj, "__array__") and hasattr(obj, "shape"))
 
 
 def _persistent_array(arrays, pid):

@@ -207,3 +207,19 @@ def test_shape_specialized_function_refuses_bad_calls():
         backend.ShapeSpecializedFunction([np.ones(3)], x, mode="JAX")
     with pytest.raises(ValueError, match="nothing compiled yet"):
         _ = f.maker
+
+
+def test_checkpoint_of_a_jax_trained_model_holds_numpy_arrays(tmp_path):
+    from blocks.serialization import dump, load
+
+    algorithm, _ = _train("JAX")
+    parameters = algorithm.parameters
+    assert any(type(p.get_value(borrow=True)).__module__.startswith(("jax", "jaxlib"))
+               for p in parameters)
+    path = tmp_path / "jax.tar"
+    with open(path, "wb") as destination:
+        dump(algorithm, destination, parameters=parameters)
+    loaded = load(str(path))  # safe loading: no JAX class may appear in the file
+    for original, restored in zip(parameters, loaded.parameters):
+        assert isinstance(restored.get_value(), np.ndarray)
+        np.testing.assert_array_equal(restored.get_value(), np.asarray(original.get_value()))
