@@ -4,13 +4,13 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
-from recurrent_reference import lstm_loop
 
 from blocks.bricks import Rectifier, Softplus, Tanh
 from blocks.bricks.recurrent import LSTM, GatedRecurrent, SimpleRecurrent, recurrent
 from blocks.initialization import IsotropicGaussian
 from blocks.ops.recurrent import kernels
 from blocks.ops.recurrent.op import FusedRecurrent, FusedRecurrentGrad
+from tests.bricks.recurrent.recurrent_reference import lstm_loop
 from tests.graph_helpers import op_names
 
 floatX = pytensor.config.floatX
