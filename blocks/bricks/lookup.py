@@ -3,6 +3,7 @@
 from blocks.bricks.base import application, lazy
 from blocks.bricks.interfaces import Feedforward, Initializable
 from blocks.bricks.simple import as_symbolic, describe
+from blocks.bricks.validation import NON_NEGATIVE_INTEGER, POSITIVE_INTEGER
 from blocks.roles import WEIGHT
 
 __all__ = ["LookupTable"]
@@ -40,6 +41,12 @@ class LookupTable(Initializable, Feedforward):
     >>> lookup.apply(indices).eval({indices: [[3, 0]]}).tolist()
     [[[6.0, 7.0], [0.0, 1.0]]]
     """
+
+    argument_checks = {
+        "length": POSITIVE_INTEGER,
+        "dim": POSITIVE_INTEGER,
+        "indices_ndim": NON_NEGATIVE_INTEGER,
+    }
 
     has_bias = False
     has_biases = False

@@ -8,6 +8,7 @@ from pytensor.tensor.special import log_softmax, softmax
 
 from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.bricks.interfaces import Activation, Feedforward, Initializable, LinearLike
+from blocks.bricks.validation import POSITIVE_INTEGER
 from blocks.bricks.wrappers import WithExtraDims
 from blocks.roles import BIAS, WEIGHT
 from blocks.utils import check_variable
@@ -141,6 +142,11 @@ class Linear(LinearLike, Feedforward):
     [[2.5, 2.5, 2.5]]
     """
 
+    argument_checks = {
+        "input_dim": POSITIVE_INTEGER,
+        "output_dim": POSITIVE_INTEGER,
+    }
+
     @lazy(allocation=["input_dim", "output_dim"])
     def __init__(self, input_dim, output_dim, **kwargs):
         super().__init__(**kwargs)
@@ -258,6 +264,8 @@ class Bias(Feedforward, Initializable):
     [[1.5, 1.5, 1.5]]
     """
 
+    argument_checks = {"dim": POSITIVE_INTEGER}
+
     @lazy(allocation=["dim"])
     def __init__(self, dim, **kwargs):
         super().__init__(**kwargs)
@@ -328,6 +336,8 @@ class Maxout(Brick):
     [[5.0, 4.0]]
     """
 
+    argument_checks = {"num_pieces": POSITIVE_INTEGER}
+
     @lazy(allocation=["num_pieces"])
     def __init__(self, num_pieces, **kwargs):
         super().__init__(**kwargs)
@@ -397,6 +407,12 @@ class LinearMaxout(Initializable, Feedforward):
     >>> brick.apply(x).eval({x: [[1., 2.]]}).tolist()
     [[3.0, 3.0, 3.0]]
     """
+
+    argument_checks = {
+        "input_dim": POSITIVE_INTEGER,
+        "output_dim": POSITIVE_INTEGER,
+        "num_pieces": POSITIVE_INTEGER,
+    }
 
     @lazy(allocation=["input_dim", "output_dim", "num_pieces"])
     def __init__(self, input_dim, output_dim, num_pieces, **kwargs):
