@@ -4,6 +4,7 @@ from blocks.bricks.base import application, lazy
 from blocks.bricks.interfaces import Feedforward, Initializable
 from blocks.bricks.simple import as_symbolic, describe
 from blocks.bricks.validation import NON_NEGATIVE_INTEGER, POSITIVE_INTEGER
+from blocks.ops.lookup.op import check_indices
 from blocks.roles import WEIGHT
 
 __all__ = ["LookupTable"]
@@ -89,7 +90,9 @@ class LookupTable(Initializable, Feedforward):
             raise ValueError(
                 f"{where}: expected ndim={self.indices_ndim}, found ndim={indices.ndim}"
             )
-        return self.W[indices]
+        # Out-of-range and negative indices are refused at run time (numpy would read a
+        # negative one from the end of the table).
+        return self.W[check_indices(indices, self.W.shape[0], describe(self))]
 
     def get_dim(self, name):
         if name == "output":

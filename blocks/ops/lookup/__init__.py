@@ -1,0 +1,1 @@
+"""The check of a lookup table's indices."""
