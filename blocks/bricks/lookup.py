@@ -4,7 +4,7 @@ from blocks.bricks.base import application, lazy
 from blocks.bricks.interfaces import Feedforward, Initializable
 from blocks.bricks.simple import as_symbolic, describe
 from blocks.bricks.validation import NON_NEGATIVE_INTEGER, POSITIVE_INTEGER
-from blocks.ops.lookup.op import check_indices
+from blocks.ops.checks.op import check_indices
 from blocks.roles import WEIGHT
 
 __all__ = ["LookupTable"]
