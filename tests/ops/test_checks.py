@@ -9,7 +9,7 @@ from pytensor.gradient import verify_grad
 from blocks.bricks import MLP, Tanh
 from blocks.initialization import Constant
 from blocks.ops.blas.op import blas_dot, blas_gemm
-from blocks.ops.checks.op import LastDimCheck, ensure_last_dim
+from blocks.ops.checks.op import LastDimCheck, check_indices, ensure_last_dim
 
 both_modes = pytest.mark.parametrize("mode", [
     pytest.param("FAST_COMPILE"),
@@ -54,3 +54,18 @@ def test_blas_errors_give_the_operands_shapes():
     with pytest.raises(ValueError, match=r"^BlasGemm: z of shape \(2, 2\) and x, y of shapes "
                                          r"\(2, 3\) and \(3, 4\) do not match"):
         gemm(np.ones((2, 2)), 1.0, np.ones((2, 3)), np.ones((3, 4)))
+
+
+def test_checks_under_jax():
+    pytest.importorskip("jax")
+    x, indices = pt.matrix("x"), pt.lvector("indices")
+    checked = pytensor.function([x, indices], [ensure_last_dim(x, 3, "Linear 'l': input_"),
+                                               check_indices(indices, 5, "LookupTable 't'")],
+                                mode="JAX")
+    values, taken = checked(np.ones((2, 3)), np.array([0, 4]))
+    np.testing.assert_array_equal(values, np.ones((2, 3)))
+    np.testing.assert_array_equal(taken, [0, 4])
+    # Shapes are static under JAX: the last dimension is checked when the call is traced.
+    with pytest.raises(ValueError, match=r"Linear 'l': input_: expected the last dimension to "
+                                         r"be 3, found shape \(2, 4\)"):
+        checked(np.ones((2, 4)), np.array([0]))
