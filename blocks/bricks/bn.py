@@ -16,7 +16,7 @@ import pytensor.tensor as pt
 from blocks.bricks.base import application, lazy
 from blocks.bricks.interfaces import Feedforward, RNGMixin
 from blocks.bricks.sequences import MLP, Sequence
-from blocks.bricks.validation import POSITIVE_NUMBER, SHAPE
+from blocks.bricks.validation import NON_NEGATIVE_NUMBER, SHAPE
 from blocks.graph.annotations import add_annotation
 from blocks.initialization import Constant
 from blocks.roles import (
@@ -157,7 +157,7 @@ class BatchNormalization(RNGMixin, Feedforward):
 
     argument_checks = {
         "input_dim": SHAPE,
-        "epsilon": POSITIVE_NUMBER,
+        "epsilon": NON_NEGATIVE_NUMBER,
     }
 
     @lazy(allocation=["input_dim"])

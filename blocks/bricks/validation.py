@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = [
     "ArgumentCheck", "SequenceCheck", "check_argument", "check_arguments", "describe_maybe_unnamed",
-    "POSITIVE_INTEGER", "NON_NEGATIVE_INTEGER", "POSITIVE_NUMBER", "POSITIVE_INTEGERS",
+    "POSITIVE_INTEGER", "NON_NEGATIVE_INTEGER", "NON_NEGATIVE_NUMBER", "POSITIVE_INTEGERS",
     "PAIR_OF_POSITIVE_INTEGERS", "PAIR_OF_NON_NEGATIVE_INTEGERS", "PAIR_OF_SIZES",
     "SHAPE", "IMAGE_SHAPE",
 ]
@@ -179,7 +179,8 @@ def check_arguments(brick):
 POSITIVE_INTEGER = ArgumentCheck("a positive integer", _is_integer, lambda value: value > 0)
 NON_NEGATIVE_INTEGER = ArgumentCheck(
     "a non-negative integer", _is_integer, lambda value: value >= 0)
-POSITIVE_NUMBER = ArgumentCheck("a positive number", _is_real, lambda value: value > 0)
+NON_NEGATIVE_NUMBER = ArgumentCheck(
+    "a non-negative number", _is_real, lambda value: value >= 0)
 POSITIVE_INTEGERS = SequenceCheck("a list of positive integers", POSITIVE_INTEGER)
 PAIR_OF_POSITIVE_INTEGERS = SequenceCheck(
     "a pair of positive integers", POSITIVE_INTEGER, length=2)

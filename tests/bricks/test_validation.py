@@ -35,7 +35,7 @@ def test_messages_name_brick_argument_and_value():
         MLP([Tanh()], dims=[3, "4"])
     with pytest.raises(ValueError, match=r"^MLP: dims must .* got \[3, 0\]"):
         MLP([Tanh()], dims=[3, 0])
-    with pytest.raises(ValueError, match="epsilon must be a positive number, got -0.1"):
+    with pytest.raises(ValueError, match="epsilon must be a non-negative number, got -0.1"):
         BatchNormalization(input_dim=3, epsilon=-0.1)
 
 
