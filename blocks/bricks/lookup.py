@@ -51,6 +51,9 @@ class LookupTable(Initializable, Feedforward):
 
     has_bias = False
     has_biases = False
+    #: Whether indices in ``[-length, 0)`` read from the end of the table (as NumPy does)
+    #: instead of being refused; out-of-range indices are refused either way.
+    allow_negative_indices = False
 
     @lazy(allocation=["length", "dim"])
     def __init__(self, length, dim, indices_ndim=None, **kwargs):
@@ -90,9 +93,10 @@ class LookupTable(Initializable, Feedforward):
             raise ValueError(
                 f"{where}: expected ndim={self.indices_ndim}, found ndim={indices.ndim}"
             )
-        # Out-of-range and negative indices are refused at run time (numpy would read a
-        # negative one from the end of the table).
-        return self.W[check_indices(indices, self.W.shape[0], describe(self))]
+        # Out-of-range indices, and negative ones unless allow_negative_indices, are
+        # refused at run time (numpy would read a negative one from the end of the table).
+        return self.W[check_indices(indices, self.W.shape[0], describe(self),
+                                    self.allow_negative_indices)]
 
     def get_dim(self, name):
         if name == "output":

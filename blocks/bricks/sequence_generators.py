@@ -472,6 +472,8 @@ class LookupFeedback(AbstractFeedback, Initializable):
         self.num_outputs = num_outputs
         self.feedback_dim = feedback_dim
         self.lookup = LookupTable(num_outputs, feedback_dim)
+        # Blocks' models start generation from initial_output=-1, the last row.
+        self.lookup.allow_negative_indices = True
         self.children = [self.lookup] + list(self.children)
 
     def _push_allocation_config(self):

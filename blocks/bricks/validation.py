@@ -173,7 +173,12 @@ def check_arguments(brick):
     It catches values that changed without being set, e.g. a list of dims edited in place.
     """
     for name in type(brick)._argument_checks:
-        check_argument(brick, name, getattr(brick, name, None))
+        try:
+            value = getattr(brick, name, None)
+        except ValueError:
+            # A computed attribute that cannot be computed yet says so itself when used.
+            continue
+        check_argument(brick, name, value)
 
 
 POSITIVE_INTEGER = ArgumentCheck("a positive integer", _is_integer, lambda value: value > 0)

@@ -13,23 +13,25 @@ from pytensor.link.numba.dispatch.basic import (
 from blocks.ops.checks.op import IndexCheck, LastDimCheck
 from blocks.ops.numba_glue import shape_text
 
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 
 
 @register_funcify_default_op_cache_key(IndexCheck)
 def _funcify_index_check(op, node, **kwargs):
     prefix = op.where + ": index "
+    allow_negative = op.allow_negative
 
     @numba_njit
     def index_check(indices, length):
         n = length.item()
+        lowest = -n if allow_negative else 0
         flat = indices.ravel()
         for i in range(flat.size):
             index = flat[i]
-            if index < 0 or index >= n:
+            if index < lowest or index >= n:
                 raise IndexError(
                     prefix + str(index) + " is out of range for a table of length "
-                    + str(n) + " (indices must lie in [0, " + str(n) + "))"
+                    + str(n) + " (indices must lie in [" + str(lowest) + ", " + str(n) + "))"
                 )
         return indices
 

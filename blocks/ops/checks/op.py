@@ -8,7 +8,8 @@ the wrong width fed to a :class:`~blocks.bricks.Linear` whose input is a
 
 * :class:`IndexCheck`: integer indices must lie in ``[0, length)``. NumPy (and so
   PyTensor) reads a negative index from the end of the table and refuses an index past
-  the end only with "index out of bounds"; a lookup table wants neither.
+  the end only with "index out of bounds"; a lookup table usually wants neither (where
+  it does, e.g. Blocks' ``initial_output=-1`` of a feedback, ``[-length, length)``).
 * :class:`LastDimCheck`: the last dimension of a tensor must be a given size.
 
 Examples
@@ -60,6 +61,9 @@ class IndexCheck(_PassThroughCheck):
     ----------
     where : str
         Who looks up (e.g. ``"LookupTable 'words'"``), for the error message.
+    allow_negative : bool
+        Whether indices in ``[-length, 0)`` are accepted (read from the end, as NumPy
+        does); False by default.
 
     Notes
     -----
@@ -68,10 +72,11 @@ class IndexCheck(_PassThroughCheck):
     gathers clamp out-of-range indices.
     """
 
-    __props__ = ("where",)
+    __props__ = ("where", "allow_negative")
 
-    def __init__(self, where):
+    def __init__(self, where, allow_negative=False):
         self.where = where
+        self.allow_negative = bool(allow_negative)
 
     def make_node(self, indices, length):
         indices = pt.as_tensor_variable(indices)
@@ -88,11 +93,12 @@ class IndexCheck(_PassThroughCheck):
     def perform(self, node, inputs, output_storage):
         indices, length = inputs
         length = int(length)
-        bad = (indices < 0) | (indices >= length)
+        lowest = -length if self.allow_negative else 0
+        bad = (indices < lowest) | (indices >= length)
         if bad.any():
             raise IndexError(
                 f"{self.where}: index {indices[bad].flat[0]} is out of range for a table of "
-                f"length {length} (indices must lie in [0, {length}))"
+                f"length {length} (indices must lie in [{lowest}, {length}))"
             )
         output_storage[0][0] = indices
 
@@ -149,10 +155,10 @@ class LastDimCheck(_PassThroughCheck):
         return [output_grads[0]]
 
 
-def check_indices(indices, length, where):
-    """`indices`, refused at run time where one is out of ``[0, length)`` (see
-    :class:`IndexCheck`)."""
-    return IndexCheck(where)(indices, length)
+def check_indices(indices, length, where, allow_negative=False):
+    """`indices`, refused at run time where one is out of ``[0, length)`` (or
+    ``[-length, length)`` with `allow_negative`; see :class:`IndexCheck`)."""
+    return IndexCheck(where, allow_negative)(indices, length)
 
 
 def ensure_last_dim(x, size, where):
