@@ -139,12 +139,25 @@ def _required_arguments():
     }
 
 
-CASES = [(cls, argument) for cls in _brick_classes() for argument in _dimension_arguments(cls)]
+#: Modules whose bricks check their sizes at allocation with their own words
+#: (blocks.bricks.configuration_checks, written at the same time as this module): left out
+#: here until the two are made one.
+OWN_CHECKS = ("blocks.bricks.transformer", "blocks.bricks.normalization")
+
+
+def _covered_classes():
+    return [cls for cls in _brick_classes() if not cls.__module__.startswith(OWN_CHECKS)]
+
+
+CASES = [(cls, argument) for cls in _covered_classes() for argument in _dimension_arguments(cls)
+         if not cls.__name__.startswith("_")]
 
 
 def test_every_dimension_argument_is_checked():
     assert len(CASES) > 40
-    unchecked = [f"{cls.__name__}.{argument}" for cls, argument in CASES
+    every = [(cls, argument) for cls in _covered_classes()
+             for argument in _dimension_arguments(cls)]
+    unchecked = [f"{cls.__name__}.{argument}" for cls, argument in every
                  if argument not in cls._argument_checks]
     # Distribute's source_dim and target_dims are stored as input_dim and output_dims,
     # which are checked.
