@@ -7,6 +7,7 @@ import numpy as np
 from blocks.filter import get_application_call, get_brick
 from blocks.graph import ComputationGraph
 from blocks.select import Selector
+from blocks.summary import format_summary
 
 __all__ = ["Model"]
 
@@ -131,6 +132,40 @@ class Model(ComputationGraph):
             brick hierarchy, then the others.
         """
         return OrderedDict(self._parameter_dict)
+
+    def summary(self, print_fn=print):
+        """Print a table of the bricks with their output shapes and parameter counts.
+
+        As Keras' ``model.summary()``: one row per brick of the hierarchy (indented
+        under its parent), the shapes of its outputs in this graph (``None`` for axes
+        known only when data flows, ``-`` for a brick with no output in the graph), the
+        number of values it and its descendants hold, and the totals. See
+        :mod:`blocks.summary`.
+
+        Parameters
+        ----------
+        print_fn : callable, optional
+            Called with each line; :func:`print` by default.
+
+        Examples
+        --------
+        >>> import pytensor.tensor as pt
+        >>> from blocks.bricks import MLP, Tanh
+        >>> mlp = MLP([Tanh(), None], [3, 4, 2])
+        >>> Model(mlp.apply(pt.matrix('x')).sum()).summary()
+        Brick (type)         Output shape  Parameters
+        =============================================
+        mlp (MLP)            (None, 2)             26
+          linear_0 (Linear)  (None, 4)             16
+          tanh (Tanh)        (None, 4)              0
+          linear_1 (Linear)  (None, 2)             10
+        =============================================
+        Total parameters: 26
+        Trainable parameters: 26
+        Non-trainable parameters: 0
+        """
+        for line in format_summary(self):
+            print_fn(line)
 
     def get_parameter_values(self):
         """Copies of the parameter values, by name.

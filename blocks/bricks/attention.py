@@ -26,6 +26,7 @@ from blocks.bricks.recurrent.architectures import GatedRecurrent
 from blocks.bricks.recurrent.base import BaseRecurrent, recurrent
 from blocks.bricks.sequences import Sequence
 from blocks.bricks.simple import Linear, Tanh
+from blocks.bricks.validation import POSITIVE_INTEGER, POSITIVE_INTEGERS
 from blocks.ops.attention.op import fused_attention_states
 from blocks.utils import check_variable, dict_subset, dict_union, pack
 
@@ -69,6 +70,11 @@ class AbstractAttention(Brick):
     Only a single attended is supported; :meth:`preprocess` and :meth:`initial_glimpses`
     receive no mask.
     """
+
+    argument_checks = {
+        "state_dims": POSITIVE_INTEGERS,
+        "attended_dim": POSITIVE_INTEGER,
+    }
 
     @lazy(allocation=["state_names", "state_dims", "attended_dim"])
     def __init__(self, state_names, state_dims, attended_dim, **kwargs):
@@ -259,6 +265,8 @@ class SequenceContentAttention(GenericSequenceAttention, Initializable):
     ((2, 4), (2, 6))
     """
 
+    argument_checks = {"match_dim": POSITIVE_INTEGER}
+
     @lazy(allocation=["match_dim"])
     def __init__(self, match_dim, state_transformer=None, attended_transformer=None,
                  energy_computer=None, **kwargs):
@@ -410,6 +418,8 @@ class ShallowEnergyComputer(Sequence, Initializable, Feedforward):
     >>> computer.apply(x).eval({x: [[0., 100.]]}).tolist()
     [[1.0]]
     """
+
+    argument_checks = {"input_dim": POSITIVE_INTEGER, "output_dim": POSITIVE_INTEGER}
 
     def __init__(self, input_dim=None, output_dim=None, **kwargs):
         kwargs.setdefault("use_bias", False)

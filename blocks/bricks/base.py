@@ -15,6 +15,7 @@ import numpy as np
 import pytensor
 from pytensor.graph.basic import Variable
 
+from blocks.bricks.validation import check_arguments
 from blocks.graph.annotations import Annotation, add_annotation
 from blocks.roles import INPUT, OUTPUT, PARAMETER, ParameterRole, add_role
 from blocks.utils import pack, repr_attrs, shared_floatx_nans, unpack
@@ -675,6 +676,11 @@ class Brick(Annotation):
     #: Whether bricks accept their configuration after construction.
     lazy = True
     print_shapes = False
+    #: What the configuration attributes of this class must be: attribute name to
+    #: :class:`~blocks.bricks.validation.ArgumentCheck`, merged with those of the base
+    #: classes (see :mod:`blocks.bricks.validation`).
+    argument_checks = {}
+    _argument_checks = {}
 
     def __init__(self, name=None, children=None):
         super().__init__()
@@ -721,6 +727,14 @@ class Brick(Annotation):
     def initialization_args(self):
         """The names of the configuration needed to initialize (Blocks' attribute)."""
         return self._lazy_arguments("_lazy_initialization")
+
+    def __setattr__(self, name, value):
+        # Configuration is checked whenever it is set: at construction, by the user, or
+        # pushed by a parent; values not given yet pass (see blocks.bricks.validation).
+        check = type(self)._argument_checks.get(name)
+        if check is not None:
+            check(self, name, value)
+        super().__setattr__(name, value)
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -789,6 +803,7 @@ class Brick(Annotation):
         """Push the configuration for allocation to the children (recursively)."""
         self._check_configuration("_lazy_allocation", NoneAllocation,
                                   "push its allocation configuration")
+        check_arguments(self)
         self._push_allocation_config()
         self.allocation_config_pushed = True
         for child in self.children:
@@ -817,6 +832,7 @@ class Brick(Annotation):
         for child in self.children:
             child.allocate()
         self._check_configuration("_lazy_allocation", NoneAllocation, "allocate")
+        check_arguments(self)
         self.parameters = []
         self._allocate()
         self.allocated = True
@@ -917,5 +933,10 @@ class Brick(Annotation):
         # A class listing wrappers in its own ``decorators`` attribute gets its inherited
         # applications rewritten by them, e.g. ``decorators = [WithExtraDims()]``.
         super().__init_subclass__(**kwargs)
+        cls._argument_checks = {
+            name: check
+            for klass in reversed(cls.__mro__)
+            for name, check in klass.__dict__.get("argument_checks", {}).items()
+        }
         for decorator in cls.__dict__.get("decorators", ()):
             decorator(cls)

@@ -16,6 +16,7 @@ import pytensor.tensor as pt
 from blocks.bricks.base import application, lazy
 from blocks.bricks.interfaces import Feedforward, RNGMixin
 from blocks.bricks.sequences import MLP, Sequence
+from blocks.bricks.validation import NON_NEGATIVE_NUMBER, SHAPE
 from blocks.graph.annotations import add_annotation
 from blocks.initialization import Constant
 from blocks.roles import (
@@ -153,6 +154,11 @@ class BatchNormalization(RNGMixin, Feedforward):
     >>> y.eval({x: data}).round(3).tolist()  # Training: minibatch statistics
     [[-1.0, -1.0], [1.0, 1.0]]
     """
+
+    argument_checks = {
+        "input_dim": SHAPE,
+        "epsilon": NON_NEGATIVE_NUMBER,
+    }
 
     @lazy(allocation=["input_dim"])
     def __init__(self, input_dim, broadcastable=None, conserve_memory=True, epsilon=1e-4,

@@ -5,13 +5,20 @@ Images are 4D tensors ``(batch, channels, rows, columns)``. The convolution itse
 gradients) and the pooling :class:`blocks.ops.pool.op.Pool`.
 """
 
-import numbers
 
 import pytensor.tensor as pt
 
-from blocks.bricks.base import Brick, application, describe, lazy
+from blocks.bricks.base import Brick, NoneAllocation, application, describe, lazy
 from blocks.bricks.interfaces import Activation, Feedforward, Initializable, LinearLike
 from blocks.bricks.sequences import Sequence
+from blocks.bricks.validation import (
+    IMAGE_SHAPE,
+    PAIR_OF_NON_NEGATIVE_INTEGERS,
+    PAIR_OF_POSITIVE_INTEGERS,
+    PAIR_OF_SIZES,
+    POSITIVE_INTEGER,
+    check_argument,
+)
 from blocks.ops.conv.op import (
     conv2d,
     conv2d_transpose,
@@ -29,22 +36,16 @@ __all__ = [
 
 
 
-def _check_pair(brick, argument, value, minimum=1, allow_none=False):
-    """`value` as a tuple of two ints >= `minimum` (None entries allowed if `allow_none`)."""
-    if allow_none and value is None:
-        return (None, None)
-    try:
-        value = tuple(value)
-    except TypeError:
-        value = (value,)
-    ok = len(value) == 2 and all(
-        (allow_none and v is None) or (isinstance(v, numbers.Integral) and v >= minimum)
-        for v in value
-    )
-    if not ok:
-        expected = f"a pair of ints >= {minimum}" + (" or None" if allow_none else "")
-        raise ValueError(f"{describe(brick)}: argument {argument!r}: expected {expected}, "
-                         f"got {value!r}")
+def _pair(brick, argument):
+    """The attribute `argument` of `brick`, a pair, as a tuple of ints (None where unknown).
+
+    The attribute is checked by the brick's ``argument_checks`` (it may have changed in
+    place since it was set); one that is not set at all is refused here.
+    """
+    value = getattr(brick, argument)
+    check_argument(brick, argument, value)
+    if value is None or value is NoneAllocation:
+        raise ValueError(f"{describe(brick)}: {argument} is not set")
     return tuple(None if v is None else int(v) for v in value)
 
 
@@ -124,6 +125,15 @@ class Convolutional(LinearLike):
     [[4.0, 4.0, 4.0], [4.0, 4.0, 4.0], [4.0, 4.0, 4.0]]
     """
 
+    argument_checks = {
+        "filter_size": PAIR_OF_POSITIVE_INTEGERS,
+        "num_filters": POSITIVE_INTEGER,
+        "num_channels": POSITIVE_INTEGER,
+        "batch_size": POSITIVE_INTEGER,
+        "image_size": PAIR_OF_SIZES,
+        "step": PAIR_OF_POSITIVE_INTEGERS,
+    }
+
     @lazy(allocation=["filter_size", "num_filters", "num_channels"])
     def __init__(self, filter_size, num_filters, num_channels, batch_size=None,
                  image_size=(None, None), step=(1, 1), border_mode="valid", tied_biases=True,
@@ -137,7 +147,6 @@ class Convolutional(LinearLike):
         self.step = step
         self.border_mode = border_mode
         self.tied_biases = tied_biases
-        _check_pair(self, "step", step)
 
     # Static helpers, as Blocks exposed them.
     conv2d_impl = staticmethod(conv2d)
@@ -152,9 +161,9 @@ class Convolutional(LinearLike):
 
     def _geometry(self):
         """Check and return ``(filter_size, step, image_size, padding)``."""
-        filter_size = _check_pair(self, "filter_size", self.filter_size)
-        step = _check_pair(self, "step", self.step)
-        image_size = _check_pair(self, "image_size", self.image_size, allow_none=True)
+        filter_size = _pair(self, "filter_size")
+        step = _pair(self, "step")
+        image_size = (None, None) if self.image_size is None else _pair(self, "image_size")
         try:
             padding = normalize_border_mode(self.border_mode, filter_size)
         except ValueError as error:
@@ -297,6 +306,11 @@ class ConvolutionalTranspose(Convolutional):
     [4.0, 4.0, 8.0, 4.0, 4.0]
     """
 
+    argument_checks = {
+        "original_image_size": PAIR_OF_SIZES,
+        "unused_edge": PAIR_OF_NON_NEGATIVE_INTEGERS,
+    }
+
     @lazy(allocation=["filter_size", "num_filters", "num_channels"])
     def __init__(self, filter_size, num_filters, num_channels, original_image_size=None,
                  unused_edge=(0, 0), **kwargs):
@@ -314,7 +328,7 @@ class ConvolutionalTranspose(Convolutional):
                 f"(give image_size, the size of the images this brick is applied to, or "
                 f"original_image_size)")
         filter_size, step, image_size, padding = self._geometry()
-        edge = _check_pair(self, "unused_edge", self.unused_edge, minimum=0)
+        edge = _pair(self, "unused_edge")
         if any(u >= s for u, s in zip(edge, step)):
             raise ValueError(
                 f"{describe(self)}: argument 'unused_edge': expected 0 <= unused_edge[i] < "
@@ -342,7 +356,7 @@ class ConvolutionalTranspose(Convolutional):
         columns (computed from the input's shape where ``image_size`` is unknown).
         """
         padding = normalize_border_mode(border_mode, filter_shape[-2:])
-        edge = _check_pair(self, "unused_edge", self.unused_edge, minimum=0)
+        edge = _pair(self, "unused_edge")
         output_size = [
             (input_.shape[2 + axis] - 1) * s + k - sum(pad) + u if known is None else known
             for axis, (known, s, k, pad, u) in enumerate(zip(
@@ -382,6 +396,13 @@ class Pooling(Initializable, Feedforward):
     mode : {'max', 'average_inc_pad', 'average_exc_pad'}
     """
 
+    argument_checks = {
+        "pooling_size": PAIR_OF_POSITIVE_INTEGERS,
+        "step": PAIR_OF_POSITIVE_INTEGERS,
+        "input_dim": IMAGE_SHAPE,
+        "padding": PAIR_OF_NON_NEGATIVE_INTEGERS,
+    }
+
     has_biases = False
 
     @lazy(allocation=["pooling_size"])
@@ -394,8 +415,6 @@ class Pooling(Initializable, Feedforward):
         self.padding = padding
         self.ignore_border = ignore_border
         self.mode = mode
-        if step is not None:
-            _check_pair(self, "step", step)
 
     @property
     def input_dim(self):
@@ -427,10 +446,9 @@ class Pooling(Initializable, Feedforward):
 
     def _op(self):
         """The pooling op for this configuration, refusing a bad configuration."""
-        size = _check_pair(self, "pooling_size", self.pooling_size)
-        step = size if self.step is None else _check_pair(self, "step", self.step)
-        padding = (0, 0) if self.padding is None else _check_pair(
-            self, "padding", self.padding, minimum=0)
+        size = _pair(self, "pooling_size")
+        step = size if self.step is None else _pair(self, "step")
+        padding = (0, 0) if self.padding is None else _pair(self, "padding")
         if any(p >= s for p, s in zip(padding, size)):
             raise ValueError(f"{describe(self)}: argument 'padding': expected padding smaller "
                              f"than pooling_size {size}, got {padding}")
@@ -643,6 +661,12 @@ class ConvolutionalSequence(Sequence, Initializable, Feedforward):
     >>> seq.apply(x).eval({x: np.ones((2, 1, 28, 28))}).shape
     (2, 6, 12, 12)
     """
+
+    argument_checks = {
+        "num_channels": POSITIVE_INTEGER,
+        "batch_size": POSITIVE_INTEGER,
+        "image_size": PAIR_OF_SIZES,
+    }
 
     @lazy(allocation=["num_channels"])
     def __init__(self, layers, num_channels, batch_size=None, image_size=(None, None),

@@ -17,6 +17,7 @@ from blocks.bricks.simple import (
     match_shape,
     select_classes,
 )
+from blocks.bricks.validation import POSITIVE_INTEGER
 
 __all__ = [
     "Cost", "CostMatrix", "SquaredError", "AbsoluteError", "BinaryCrossEntropy",
@@ -204,12 +205,10 @@ class MisclassificationRate(Cost):
     array(0.75)
     """
 
+    argument_checks = {"top_k": POSITIVE_INTEGER}
+
     def __init__(self, top_k=1, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(
-                f"{type(self).__name__}: top_k must be a positive integer, got {top_k!r}"
-            )
         self.top_k = top_k
 
     @application(inputs=["y", "y_hat"], outputs=["error_rate"])

@@ -3,6 +3,8 @@
 from blocks.bricks.base import application, lazy
 from blocks.bricks.interfaces import Feedforward, Initializable
 from blocks.bricks.simple import as_symbolic, describe
+from blocks.bricks.validation import NON_NEGATIVE_INTEGER, POSITIVE_INTEGER
+from blocks.ops.checks.op import check_indices
 from blocks.roles import WEIGHT
 
 __all__ = ["LookupTable"]
@@ -41,8 +43,17 @@ class LookupTable(Initializable, Feedforward):
     [[[6.0, 7.0], [0.0, 1.0]]]
     """
 
+    argument_checks = {
+        "length": POSITIVE_INTEGER,
+        "dim": POSITIVE_INTEGER,
+        "indices_ndim": NON_NEGATIVE_INTEGER,
+    }
+
     has_bias = False
     has_biases = False
+    #: Whether indices in ``[-length, 0)`` read from the end of the table (as NumPy does)
+    #: instead of being refused; out-of-range indices are refused either way.
+    allow_negative_indices = False
 
     @lazy(allocation=["length", "dim"])
     def __init__(self, length, dim, indices_ndim=None, **kwargs):
@@ -82,7 +93,10 @@ class LookupTable(Initializable, Feedforward):
             raise ValueError(
                 f"{where}: expected ndim={self.indices_ndim}, found ndim={indices.ndim}"
             )
-        return self.W[indices]
+        # Out-of-range indices, and negative ones unless allow_negative_indices, are
+        # refused at run time (numpy would read a negative one from the end of the table).
+        return self.W[check_indices(indices, self.W.shape[0], describe(self),
+                                    self.allow_negative_indices)]
 
     def get_dim(self, name):
         if name == "output":

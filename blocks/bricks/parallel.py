@@ -10,6 +10,7 @@ import copy
 from blocks.bricks.base import NoneAllocation, application, lazy
 from blocks.bricks.interfaces import Feedforward, Initializable
 from blocks.bricks.simple import Linear, describe
+from blocks.bricks.validation import POSITIVE_INTEGER, POSITIVE_INTEGERS
 
 __all__ = ["Parallel", "Fork", "Distribute", "Merge"]
 
@@ -72,6 +73,11 @@ class Parallel(Initializable):
     -----
     See :class:`~blocks.bricks.Initializable` for initialization parameters.
     """
+
+    argument_checks = {
+        "input_dims": POSITIVE_INTEGERS,
+        "output_dims": POSITIVE_INTEGERS,
+    }
 
     @lazy(allocation=["input_dims", "output_dims"])
     def __init__(self, input_names, input_dims, output_dims, prototype, child_prefix=None,
@@ -198,6 +204,8 @@ class Fork(Parallel):
     --------
     Parallel : For the other parameters.
     """
+
+    argument_checks = {"input_dim": POSITIVE_INTEGER}
 
     @lazy(allocation=["input_dim"])
     def __init__(self, output_names, input_dim, prototype=None, **kwargs):
@@ -388,6 +396,8 @@ class Merge(Parallel):
     >>> c.eval({a: [[1, 1, 1]], b: [[2, 2, 2, 2]]})
     array([[11., 11.]]...
     """
+
+    argument_checks = {"output_dim": POSITIVE_INTEGER}
 
     @lazy(allocation=["input_dims", "output_dim"])
     def __init__(self, input_names, input_dims, output_dim, prototype=None, child_prefix=None,

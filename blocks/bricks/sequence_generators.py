@@ -35,6 +35,7 @@ from blocks.bricks.lookup import LookupTable
 from blocks.bricks.parallel import Fork, Merge
 from blocks.bricks.recurrent.base import recurrent
 from blocks.bricks.simple import Bias, NDimensionalSoftmax
+from blocks.bricks.validation import POSITIVE_INTEGER, check_argument
 from blocks.roles import COST, add_role
 from blocks.utils import dict_subset, dict_union
 
@@ -116,6 +117,8 @@ class AbstractReadout(Initializable):
     Readout : the typically used readout brick.
     """
 
+    argument_checks = {"readout_dim": POSITIVE_INTEGER}
+
     @lazy(allocation=["source_names", "readout_dim"])
     def __init__(self, source_names, readout_dim, **kwargs):
         super().__init__(**kwargs)
@@ -196,9 +199,12 @@ class Readout(AbstractReadout):
     [[4.5, 4.5]]
     """
 
+    argument_checks = {"merged_dim": POSITIVE_INTEGER}
+
     def __init__(self, emitter=None, feedback_brick=None, merge=None, merge_prototype=None,
                  post_merge=None, merged_dim=None, **kwargs):
         readout_dim = kwargs.get("readout_dim")
+        check_argument(self, "readout_dim", readout_dim)
         source_names = kwargs.get("source_names")
         needs_dim = [name for name, brick in (("emitter", emitter),
                                               ("feedback_brick", feedback_brick),
@@ -308,6 +314,8 @@ class TrivialEmitter(AbstractEmitter):
     Its :meth:`cost` is always zero.
     """
 
+    argument_checks = {"readout_dim": POSITIVE_INTEGER}
+
     @lazy(allocation=["readout_dim"])
     def __init__(self, readout_dim, **kwargs):
         super().__init__(**kwargs)
@@ -414,6 +422,8 @@ class TrivialFeedback(AbstractFeedback):
         The dimension of the outputs (and of the feedback).
     """
 
+    argument_checks = {"output_dim": POSITIVE_INTEGER}
+
     @lazy(allocation=["output_dim"])
     def __init__(self, output_dim, **kwargs):
         super().__init__(**kwargs)
@@ -452,11 +462,18 @@ class LookupFeedback(AbstractFeedback, Initializable):
     (1, 2, 2)
     """
 
+    argument_checks = {
+        "num_outputs": POSITIVE_INTEGER,
+        "feedback_dim": POSITIVE_INTEGER,
+    }
+
     def __init__(self, num_outputs=None, feedback_dim=None, **kwargs):
         super().__init__(**kwargs)
         self.num_outputs = num_outputs
         self.feedback_dim = feedback_dim
         self.lookup = LookupTable(num_outputs, feedback_dim)
+        # Blocks' models start generation from initial_output=-1, the last row.
+        self.lookup.allow_negative_indices = True
         self.children = [self.lookup] + list(self.children)
 
     def _push_allocation_config(self):

@@ -12,6 +12,7 @@ from blocks.bricks.base import (
 )
 from blocks.bricks.interfaces import Activation, Feedforward, Initializable
 from blocks.bricks.simple import Linear
+from blocks.bricks.validation import POSITIVE_INTEGERS, check_argument
 
 __all__ = ["Sequence", "FeedforwardSequence", "MLP"]
 
@@ -160,8 +161,11 @@ class MLP(FeedforwardSequence, Initializable):
     >>> mlp.initialize()
     """
 
+    argument_checks = {"dims": POSITIVE_INTEGERS}
+
     @lazy(allocation=["dims"])
     def __init__(self, activations, dims, prototype=None, **kwargs):
+        check_argument(self, "dims", dims)
         activations = list(activations)
         self.activations = activations
         self.prototype = Linear() if prototype is None else prototype

@@ -8,7 +8,9 @@ from pytensor.tensor.special import log_softmax, softmax
 
 from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.bricks.interfaces import Activation, Feedforward, Initializable, LinearLike
+from blocks.bricks.validation import POSITIVE_INTEGER
 from blocks.bricks.wrappers import WithExtraDims
+from blocks.ops.checks.op import ensure_last_dim
 from blocks.roles import BIAS, WEIGHT
 from blocks.utils import check_variable
 
@@ -21,7 +23,9 @@ __all__ = [
 def check_last_dim(brick, argument, variable, expected, min_ndim=1):
     """Refuse `variable` if it is not symbolic, has too few dims or the wrong last dimension.
 
-    The last dimension is compared only when both it and `expected` are known.
+    The last dimension is compared now where both it and `expected` are known. Where only
+    `expected` is, the returned variable checks it when the graph runs (see
+    :class:`~blocks.ops.checks.op.LastDimCheck`); use it in place of `variable`.
     """
     where = f"{describe(brick)}: argument {argument!r}"
     if not isinstance(variable, Variable):
@@ -36,6 +40,9 @@ def check_last_dim(brick, argument, variable, expected, min_ndim=1):
             f"{where}: expected the last dimension to be {expected}, found {static} "
             f"(full static shape received: {variable.type.shape})"
         )
+    if isinstance(expected, int) and not isinstance(expected, bool):
+        return ensure_last_dim(variable, expected, where)
+    return variable
 
 
 def as_symbolic(brick, argument, value):
@@ -141,6 +148,11 @@ class Linear(LinearLike, Feedforward):
     [[2.5, 2.5, 2.5]]
     """
 
+    argument_checks = {
+        "input_dim": POSITIVE_INTEGER,
+        "output_dim": POSITIVE_INTEGER,
+    }
+
     @lazy(allocation=["input_dim", "output_dim"])
     def __init__(self, input_dim, output_dim, **kwargs):
         super().__init__(**kwargs)
@@ -166,7 +178,7 @@ class Linear(LinearLike, Feedforward):
         output : TensorVariable
             The transformed input plus optional bias, of shape ``(..., output_dim)``.
         """
-        check_last_dim(self, "input_", input_, self.input_dim)
+        input_ = check_last_dim(self, "input_", input_, self.input_dim)
         # With leading dimensions, dot reshapes the input to a matrix by a size computed at
         # run time, which PyTensor's JAX backend cannot compile; matmul broadcasts instead.
         output = pt.dot(input_, self.W) if input_.ndim <= 2 else pt.matmul(input_, self.W)
@@ -258,6 +270,8 @@ class Bias(Feedforward, Initializable):
     [[1.5, 1.5, 1.5]]
     """
 
+    argument_checks = {"dim": POSITIVE_INTEGER}
+
     @lazy(allocation=["dim"])
     def __init__(self, dim, **kwargs):
         super().__init__(**kwargs)
@@ -284,7 +298,7 @@ class Bias(Feedforward, Initializable):
         output : TensorVariable
             The input plus the bias, of the same shape.
         """
-        check_last_dim(self, "input_", input_, self.dim)
+        input_ = check_last_dim(self, "input_", input_, self.dim)
         return input_ + self.b
 
     def get_dim(self, name):
@@ -327,6 +341,8 @@ class Maxout(Brick):
     >>> maxout.apply(x).eval({x: [[1., 5., 4., 2.]]}).tolist()
     [[5.0, 4.0]]
     """
+
+    argument_checks = {"num_pieces": POSITIVE_INTEGER}
 
     @lazy(allocation=["num_pieces"])
     def __init__(self, num_pieces, **kwargs):
@@ -397,6 +413,12 @@ class LinearMaxout(Initializable, Feedforward):
     >>> brick.apply(x).eval({x: [[1., 2.]]}).tolist()
     [[3.0, 3.0, 3.0]]
     """
+
+    argument_checks = {
+        "input_dim": POSITIVE_INTEGER,
+        "output_dim": POSITIVE_INTEGER,
+        "num_pieces": POSITIVE_INTEGER,
+    }
 
     @lazy(allocation=["input_dim", "output_dim", "num_pieces"])
     def __init__(self, input_dim, output_dim, num_pieces, **kwargs):

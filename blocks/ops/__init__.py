@@ -3,7 +3,7 @@
 Layers, from the top::
 
     blocks.bricks    bricks build graphs from PyTensor's ops and ours
-    blocks.ops       our Ops: recurrent, attention, conv, pool, blas; rewrites.py
+    blocks.ops       our Ops: recurrent, attention, conv, pool, blas, checks; rewrites.py
                      each family: op.py     (make_node, grad, infer_shape, perform)
                                   numba.py  (Numba implementation, registered)
                                   jax.py    (JAX implementation, registered)

@@ -6,7 +6,7 @@ import zlib
 import numba
 from pytensor.link.numba.dispatch.basic import get_numba_type, numba_njit
 
-__all__ = ["objmode_function", "once_per_op"]
+__all__ = ["objmode_function", "once_per_op", "shape_text"]
 
 
 def once_per_op(funcify):
@@ -44,3 +44,14 @@ def objmode_function(run, node, version):
         return results
 
     return numba_njit(call), zlib.crc32(f"{version} {output_types}".encode())
+
+
+@numba_njit
+def shape_text(shape):
+    """``(2, 5)``: a shape as Python writes it, for error messages built in Numba code."""
+    text = "("
+    for i in range(len(shape)):
+        if i:
+            text += ", "
+        text += str(shape[i])
+    return text + ("," if len(shape) == 1 else "") + ")"

@@ -1,6 +1,7 @@
 """LookupTable against numpy indexing."""
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 import pytest
 from pytensor.gradient import verify_grad
@@ -74,3 +75,45 @@ def test_lookup_setters():
     assert (lookup.length, lookup.dim) == (7, 2)
     lookup.allocate()
     assert lookup.W.get_value().shape == (7, 2)
+
+
+def _lookup_function(name):
+    table = LookupTable(length=5, dim=2, weights_init=Constant(1), name=name)
+    table.initialize()
+    indices = pt.lmatrix("indices")
+    return pytensor.function([indices], table.apply(indices))
+
+
+@pytest.mark.parametrize("mode", [
+    pytest.param("FAST_COMPILE"),
+    pytest.param("NUMBA", marks=pytest.mark.numba),
+])
+def test_lookup_refuses_indices_out_of_range_at_run_time(mode):
+    lookup = _lookup_function(f"words_{mode.lower()}")
+    assert lookup(np.array([[0, 4]])).shape == (1, 2, 2)
+    where = f"LookupTable 'words_{mode.lower()}'"
+    for bad in (5, 7, -1):
+        with pytest.raises(IndexError, match=rf"^{where}: index {bad} is out of range for "
+                                             rf"a table of length 5 \(indices must lie in "
+                                             rf"\[0, 5\)\)"):
+            lookup(np.array([[0, 1], [bad, 2]]))
+
+
+@pytest.mark.parametrize("mode", [
+    pytest.param("FAST_COMPILE"),
+    pytest.param("NUMBA", marks=pytest.mark.numba),
+])
+def test_negative_indices_where_allowed_read_from_the_end(mode):
+    # As a LookupFeedback does, for Blocks' initial_output=-1.
+    table = LookupTable(length=5, dim=2, weights_init=Constant(1), name="feedback")
+    table.allow_negative_indices = True
+    table.initialize()
+    table.W.set_value(np.arange(10.0).reshape(5, 2))
+    indices = pt.lvector("indices")
+    function = pytensor.function([indices], table.apply(indices))
+    np.testing.assert_array_equal(function(np.array([-1, -5, 4])),
+                                  table.W.get_value()[[-1, -5, 4]])
+    for bad in (-6, 5):
+        with pytest.raises(IndexError, match=rf"index {bad} is out of range for a table of "
+                                             rf"length 5 \(indices must lie in \[-5, 5\)\)"):
+            function(np.array([bad]))

@@ -85,7 +85,8 @@ def test_runtime_shape_errors():
     lstm = initialized(LSTM(dim=2))
     x, mask = pt.tensor3("x"), pt.matrix("mask")
     function = pytensor.function([x, mask], lstm.apply(x, mask=mask))
-    with pytest.raises(ValueError, match="last dimension of the inputs does not fit"):
+    with pytest.raises(ValueError,
+                       match=r"inputs of shape \(3, 2, 6\) do not fit the brick's dim 2"):
         function(np.zeros((3, 2, 6), dtype=floatX), np.ones((3, 2), dtype=floatX))
     with pytest.raises(ValueError, match="mask must be \\(time, batch\\)"):
         function(np.zeros((3, 2, 8), dtype=floatX), np.ones((3, 1), dtype=floatX))

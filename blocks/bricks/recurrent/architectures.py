@@ -12,6 +12,7 @@ from blocks.bricks.base import application, lazy
 from blocks.bricks.interfaces import Initializable
 from blocks.bricks.recurrent.base import BaseRecurrent, recurrent
 from blocks.bricks.simple import Identity, Logistic, Rectifier, Tanh
+from blocks.bricks.validation import POSITIVE_INTEGER
 from blocks.ops.recurrent.op import fused_states
 from blocks.roles import INITIAL_STATE, WEIGHT
 
@@ -66,6 +67,8 @@ class _StandardRecurrent(BaseRecurrent, Initializable):
         loop over the one-step application. Set it to False to always get the scan loop,
         e.g. to find or transform the variables of one step in the graph.
     """
+
+    argument_checks = {"dim": POSITIVE_INTEGER}
 
     _initial_state_names = ("initial_state",)
     fused = True
