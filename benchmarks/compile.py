@@ -468,12 +468,13 @@ def main(argv=None):
     results = {}
     for model in models:
         results[model] = measure(model, args.quick, warm_runs)
-        print(f"{model}: {MODELS[model]}: cold {results[model]['cold']['total_s']:.1f} s, "
-              f"warm {results[model]['warm']['total_s']:.1f} s", flush=True)
+        # Each model's rows as soon as they are measured: a whole run takes long.
+        print(f"{model}: {MODELS[model]}; load {_load()}", flush=True)
+        print(format_table({model: results[model]}).split("\n", 2)[2], flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1))
     print(f"load after: {_load()}")
     print(format_table(results))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
 
 
