@@ -15,6 +15,7 @@ compute, not where they live in memory.
 
 import hashlib
 import heapq
+import itertools
 
 from pytensor.graph.basic import Constant
 from pytensor.graph.fg import FunctionGraph
@@ -63,8 +64,11 @@ def canonical_order(fgraph):
         for other in required:
             after[other].append(node)
     waiting = {node: len(required) for node, required in before.items()}
-    ready = [(node_digests[node], index, node) for index, node in
-             enumerate(node for node, count in waiting.items() if count == 0)]
+    # The counter only keeps the heap from comparing nodes: equal digests mean nodes that
+    # compute the same thing from the same inputs.
+    counter = itertools.count()
+    ready = [(node_digests[node], next(counter), node)
+             for node, count in waiting.items() if count == 0]
     heapq.heapify(ready)
     order = []
     while ready:
@@ -73,7 +77,7 @@ def canonical_order(fgraph):
         for other in after[node]:
             waiting[other] -= 1
             if waiting[other] == 0:
-                heapq.heappush(ready, (node_digests[other], len(order), other))
+                heapq.heappush(ready, (node_digests[other], next(counter), other))
     if len(order) != len(node_digests):
         raise ValueError("canonical_order: the graph's orderings have a cycle")
     return order

@@ -87,3 +87,21 @@ def test_canonical_order_does_not_depend_on_the_graph_own_order():
     assert canonical_order(fgraph) == order
     # And a graph built again from scratch gets the same order, node for node.
     assert [str(n.op) for n in canonical_order(_two_branches())] == [str(n.op) for n in order]
+
+
+def test_canonical_order_of_a_graph_with_identical_nodes():
+    import pytensor.tensor as pt
+    from pytensor.graph.fg import FunctionGraph
+
+    from blocks.ops.numba_order import canonical_order
+
+    x = pt.vector("x")
+    # Unmerged copies of one computation: equal digests, made ready by one node at once.
+    y = pt.exp(x)
+    outputs = [pt.tanh(y) for _ in range(3)] + [pt.exp(x) * 2 for _ in range(3)]
+    fgraph = FunctionGraph([x], outputs, clone=False)
+    order = canonical_order(fgraph)
+    assert len(order) == len(fgraph.apply_nodes)
+    position = {node: index for index, node in enumerate(order)}
+    for node in order:
+        assert all(position[i.owner] < position[node] for i in node.inputs if i.owner)
