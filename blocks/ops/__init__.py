@@ -17,7 +17,12 @@ backend module to be imported as soon as PyTensor loads that backend (see
 compiled for it. ``import blocks`` alone imports neither this package nor PyTensor.
 """
 
-from blocks.ops import rewrites
-from blocks.ops.backends import register_backend_modules
+# First: the kernels of the op families choose their cache locator when defined.
+from blocks.ops import numba_cache  # isort: skip
+
+numba_cache.register()
+
+from blocks.ops import rewrites  # noqa: E402
+from blocks.ops.backends import register_backend_modules  # noqa: E402
 
 register_backend_modules()

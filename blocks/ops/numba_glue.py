@@ -6,6 +6,9 @@ import zlib
 import numba
 from pytensor.link.numba.dispatch.basic import get_numba_type, numba_njit
 
+# Imported with the Numba backend: compiled graphs get cache keys stable across processes.
+from blocks.ops import numba_order  # noqa: F401
+
 __all__ = ["objmode_function", "once_per_op", "shape_text"]
 
 

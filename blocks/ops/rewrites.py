@@ -16,6 +16,18 @@ compiled with the Numba linker (PyTensor's default mode) and to no other:
     longer allocates the gradient nor runs an elementwise pass over the weights. Every
     other float matrix product becomes a :class:`~blocks.ops.blas.op.BlasDot`, which hands
     transposed operands to BLAS as flags instead of copying them.
+``blocks_canonical_composites`` (after elementwise fusion)
+    The outputs of a fused elementwise node (``Composite``) come in an order that
+    PyTensor's fusion takes from a set, so it changes from one process to the next, and
+    with it the on-disk cache key of the graph (see :mod:`blocks.ops.numba_order`): the
+    outputs are put in an order that depends only on what they compute.
+PyTensor's ``scan_push_out_add``, made deterministic
+    It moves sums of products out of a ``Scan`` as new outputs, in the order in which it
+    meets them in the inner graph's node *set*, an order that follows object addresses:
+    the ``Scan`` of a gradient then had its outputs in another order about every other
+    process, hence another cache key, and a warm process compiled the whole function
+    again. :func:`in_graph_order` makes it meet them in the inner graph's topological
+    order.
 ``blocks_blas_inplace`` (with PyTensor's in-place rewrites)
     A ``BlasGemm`` writes into ``z`` wherever the destroy handler allows it (a parameter
     that the function updates, an intermediate result used once).
@@ -40,6 +52,7 @@ import pytensor.scalar as ps
 import pytensor.tensor as pt
 from pytensor.compile.mode import optdb
 from pytensor.graph.rewriting.basic import copy_stack_trace, in2out, node_rewriter
+from pytensor.scan.rewriting.push_out import scan_push_out_add
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import Dot
 from pytensor.tensor.rewriting.ofg import inline_ofg_node
@@ -49,7 +62,8 @@ from pytensor.tensor.variable import TensorConstant
 from blocks.ops.blas.op import BLAS_DTYPES, BlasDot, BlasGemm, blas_dot, blas_gemm
 
 __all__ = [
-    "local_blas_dot", "local_blas_gemm", "local_blas_gemm_inplace", "local_inline_softmax",
+    "local_blas_dot", "local_blas_gemm", "local_blas_gemm_inplace",
+    "local_canonical_composite_outputs", "local_inline_softmax",
 ]
 
 
@@ -165,6 +179,86 @@ def local_inline_softmax(fgraph, node):
     return inline_ofg_node(node)
 
 
+def _scalar_digests(composite):
+    """A description of each output of `composite` that depends only on its expression
+    over the composite's inputs."""
+    described = {variable: f"in{index}" for index, variable in enumerate(composite.inputs)}
+
+    def describe(variable):
+        if variable not in described:
+            owner = variable.owner
+            if owner is None:
+                described[variable] = f"{variable.type}:{getattr(variable, 'data', None)}"
+            else:
+                arguments = ",".join(describe(i) for i in owner.inputs)
+                described[variable] = (
+                    f"{owner.op}[{owner.outputs.index(variable)}]({arguments})")
+        return described[variable]
+
+    return [describe(output) for output in composite.outputs]
+
+
+@node_rewriter([Elemwise])
+def local_canonical_composite_outputs(fgraph, node):
+    """Put the outputs of a fused elementwise node in the order of their expressions."""
+    composite = node.op.scalar_op
+    if not isinstance(composite, ps.Composite) or len(node.outputs) < 2 \
+            or node.op.inplace_pattern:
+        return None
+    digests = _scalar_digests(composite)
+    order = sorted(range(len(digests)), key=digests.__getitem__)
+    if order == list(range(len(order))):
+        return None
+    reordered = ps.Composite(composite.inputs, [composite.outputs[i] for i in order])
+    new_outputs = Elemwise(reordered)(*node.inputs, return_list=True)
+    replacement = [None] * len(order)
+    for new_position, old_position in enumerate(order):
+        replacement[old_position] = new_outputs[new_position]
+    for old, new in zip(node.outputs, replacement):
+        copy_stack_trace(old, new)
+    return replacement
+
+
+class _NodesInOrder(dict):
+    """The set interface of ``FunctionGraph.apply_nodes`` that PyTensor uses, iterated in
+    insertion order."""
+
+    def add(self, node):
+        self[node] = None
+
+    def remove(self, node):
+        del self[node]
+
+    def discard(self, node):
+        self.pop(node, None)
+
+    def difference(self, other):
+        return set(self).difference(other)
+
+
+def in_graph_order(scan_rewrite):
+    """`scan_rewrite` (a function of ``(fgraph, node)`` for a ``Scan`` node), iterating
+    the nodes of the ``Scan``'s inner graph in topological order rather than in the order
+    of a set."""
+
+    def rewrite(fgraph, node):
+        inner = node.op.fgraph
+        inner.apply_nodes = _NodesInOrder.fromkeys(inner.toposort())
+        try:
+            return scan_rewrite(fgraph, node)
+        finally:
+            inner.apply_nodes = set(inner.apply_nodes)
+
+    rewrite.__name__ = scan_rewrite.__name__
+    rewrite.__doc__ = scan_rewrite.__doc__
+    rewrite.in_graph_order = True
+    return rewrite
+
+
+if not getattr(scan_push_out_add.fn, "in_graph_order", False):
+    scan_push_out_add.fn = in_graph_order(scan_push_out_add.fn)
+
+
 @node_rewriter([BlasGemm], inplace=True)
 def local_blas_gemm_inplace(fgraph, node):
     """Make a ``BlasGemm`` write into its ``z`` (kept only where the destroy handler agrees)."""
@@ -188,6 +282,13 @@ optdb.register(
     "numba",
     "blocks",
     position=47.5,  # after specialize, before add/mul flattening (48) and fusion (49)
+)
+optdb.register(
+    "blocks_canonical_composites",
+    in2out(local_canonical_composite_outputs, name="blocks_canonical_composites"),
+    "numba",
+    "blocks",
+    position=49.4,  # after elementwise fusion (49), before the destroy handler (49.5)
 )
 optdb.register(
     "blocks_blas_inplace",

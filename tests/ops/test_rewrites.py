@@ -167,3 +167,59 @@ def test_sgd_step_numba_matches_python():
     for _ in range(3):
         np.testing.assert_allclose(fast(X, T), slow(X, T), rtol=1e-5)
     np.testing.assert_allclose(fast_W.get_value(), slow_W.get_value(), rtol=1e-5, atol=1e-6)
+
+
+def test_fused_outputs_come_in_the_order_of_their_expressions():
+    import pytensor.scalar as ps
+    from pytensor.graph.fg import FunctionGraph
+
+    from blocks.ops.rewrites import local_canonical_composite_outputs
+
+    x, y = ps.float64("x"), ps.float64("y")
+    expressions = [ps.exp(x) * y, ps.log(x) + y, ps.tanh(x)]
+    orders = []
+    for permutation in ([0, 1, 2], [2, 0, 1], [1, 2, 0]):
+        a, b = pt.vectors("a", "b")
+        composite = ps.Composite([x, y], [expressions[i] for i in permutation])
+        outputs = Elemwise(composite)(a, b, return_list=True)
+        fgraph = FunctionGraph([a, b], outputs, clone=False)
+        node = outputs[0].owner
+        replacement = local_canonical_composite_outputs.transform(fgraph, node)
+        if replacement is None:  # already in the canonical order
+            replacement = outputs
+        fgraph.replace_all(list(zip(outputs, replacement)))
+        [fused] = fgraph.apply_nodes
+        orders.append([str(o) for o in fused.op.scalar_op.outputs])
+        # Every output still computes its own expression.
+        values = np.array([0.5, 2.0]), np.array([1.5, -1.0])
+        computed = pytensor.function([a, b], fgraph.outputs, mode="FAST_COMPILE")(*values)
+        expected = [np.exp(values[0]) * values[1], np.log(values[0]) + values[1],
+                    np.tanh(values[0])]
+        for value, index in zip(computed, permutation):
+            np.testing.assert_allclose(value, expected[index])
+    assert orders[0] == orders[1] == orders[2]
+
+
+def test_scan_push_out_add_meets_inner_nodes_in_topological_order():
+    from pytensor.graph.fg import FunctionGraph
+    from pytensor.scan.rewriting.push_out import scan_push_out_add
+
+    from blocks.ops.rewrites import in_graph_order
+
+    assert scan_push_out_add.fn.in_graph_order  # PyTensor's rewrite is the wrapped one
+    xs = pt.tensor3("xs")
+    W = pt.matrix("W")
+    total = pytensor.scan(lambda x, acc: acc + pt.dot(x, W), sequences=[xs],
+                          outputs_info=[pt.zeros((3, 3))], return_updates=False)
+    fgraph = FunctionGraph([xs, W], [total[-1]], clone=False)
+    [scan_node] = [n for n in fgraph.toposort() if hasattr(n.op, "fgraph")]
+    seen = []
+
+    def record(fgraph, node):
+        seen.append(list(node.op.fgraph.apply_nodes))
+        node.op.fgraph.apply_nodes.add(seen[-1][0])  # the set interface still works
+        return None
+
+    assert in_graph_order(record)(fgraph, scan_node) is None
+    assert seen == [list(scan_node.op.fgraph.toposort())]
+    assert type(scan_node.op.fgraph.apply_nodes) is set

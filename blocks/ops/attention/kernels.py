@@ -56,35 +56,46 @@ def _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, gx, h0, U
     n_steps, batch, dim = x.shape
     length, attended_batch, attended_dim = attended.shape
     match_dim = preprocessed.shape[2]
-    where = "fused attention loop: "
+    # Literal messages: building one at run time (a prefix + a message) makes Numba
+    # compile its string functions, seconds of every cold compile.
     if gx.shape[0] != n_steps or gx.shape[1] != batch or gx.shape[2] != 2 * dim:
-        raise ValueError(where + "the gate inputs must be (time, batch, 2 * dim), like the "
+        raise ValueError("fused attention loop: "
+                         "the gate inputs must be (time, batch, 2 * dim), like the "
                          "inputs (time, batch, dim) with twice their last dimension")
     if h0.shape[0] != batch or h0.shape[1] != dim:
-        raise ValueError(where + "the initial states must be (batch, dim), with the batch "
+        raise ValueError("fused attention loop: "
+                         "the initial states must be (batch, dim), with the batch "
                          "and the dimension of the inputs")
     if U.shape[0] != dim or U.shape[1] != dim or Ug.shape[0] != dim or Ug.shape[1] != 2 * dim:
-        raise ValueError(where + "the recurrent weights must be (dim, dim) and (dim, 2 * dim)")
+        raise ValueError("fused attention loop: "
+                         "the recurrent weights must be (dim, dim) and (dim, 2 * dim)")
     if attended_batch != batch:
-        raise ValueError(where + "the attended (length, batch, attended_dim) must have the "
+        raise ValueError("fused attention loop: "
+                         "the attended (length, batch, attended_dim) must have the "
                          "batch of the inputs as its second dimension")
     if preprocessed.shape[0] != length or preprocessed.shape[1] != batch:
-        raise ValueError(where + "the preprocessed attended must be (length, batch, "
+        raise ValueError("fused attention loop: "
+                         "the preprocessed attended must be (length, batch, "
                          "match_dim), with the length and the batch of the attended")
     if W_state.shape[0] != dim or W_state.shape[1] != match_dim:
-        raise ValueError(where + "the state transformation must be (dim, match_dim)")
+        raise ValueError("fused attention loop: "
+                         "the state transformation must be (dim, match_dim)")
     if w_energy.shape[0] != match_dim or w_energy.shape[1] != 1:
-        raise ValueError(where + "the energy weights must be (match_dim, 1)")
+        raise ValueError("fused attention loop: "
+                         "the energy weights must be (match_dim, 1)")
     if (W_in.shape[0] != attended_dim or W_in.shape[1] != dim
             or W_gates.shape[0] != attended_dim or W_gates.shape[1] != 2 * dim):
-        raise ValueError(where + "the distribution weights must be (attended_dim, dim) and "
+        raise ValueError("fused attention loop: "
+                         "the distribution weights must be (attended_dim, dim) and "
                          "(attended_dim, 2 * dim)")
     if has_mask and (mask.shape[0] != n_steps or mask.shape[1] != batch):
-        raise ValueError(where + "the mask must be (time, batch), like the first two "
+        raise ValueError("fused attention loop: "
+                         "the mask must be (time, batch), like the first two "
                          "dimensions of the inputs")
     if has_attended_mask and (attended_mask.shape[0] != length
                               or attended_mask.shape[1] != batch):
-        raise ValueError(where + "the attended mask must be (length, batch), like the first "
+        raise ValueError("fused attention loop: "
+                         "the attended mask must be (length, batch), like the first "
                          "two dimensions of the attended")
 
 
