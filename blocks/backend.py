@@ -224,11 +224,13 @@ class ShapeSpecializedFunction:
             [static[self.inputs[index]] for index in kept],
             outputs[0] if self.single_output else outputs,
             mode=self.mode, updates=updates, **self.kwargs)
-        return compiled, kept
+        call = compiled if self.sharding is None else self._sharded_call(compiled)
+        return compiled, call, kept
 
     def function_for(self, *args):
-        """The compiled function for the shapes of `args` (compiled on first need), and
-        the indices of the arguments it takes."""
+        """The compiled function for the shapes of `args` (compiled on first need), what
+        to call to run it (itself, or its placement on the devices of a sharding), and the
+        indices of the arguments it takes."""
         if len(args) != len(self.inputs):
             raise TypeError(
                 f"{type(self).__name__}: expected {len(self.inputs)} arguments "
@@ -255,8 +257,7 @@ class ShapeSpecializedFunction:
         return self.compiled[key]
 
     def __call__(self, *args):
-        compiled, kept = self.function_for(*args)
-        call = compiled if self.sharding is None else self._sharded_call(compiled)
+        _, call, kept = self.function_for(*args)
         try:
             results = call(*[args[index] for index in kept])
         except TypeError as error:

@@ -14,7 +14,8 @@ def _jax():
     return jax
 
 
-def _mlp_problem():
+def mlp_problem():
+    """A small classifier's cost, with fixed parameter values, and 5 batches of 8."""
     import numpy as np
     import pytensor.tensor as pt
 
@@ -90,7 +91,7 @@ def check_equal_to_one_device():
     import numpy as np
 
     _jax()
-    for problem, axes in ((_mlp_problem, {"features": 0, "targets": 0}),
+    for problem, axes in ((mlp_problem, {"features": 0, "targets": 0}),
                           (_gru_problem, {"features": 1, "features_mask": 1})):
         _, single = _train(problem, None, None)
         algorithm, sharded = _train(problem, 4, axes)
@@ -117,7 +118,7 @@ def _main_loop(path, num_batches, devices):
     from blocks.main_loop import MainLoop
     from blocks.model import Model
 
-    cost, _ = _mlp_problem()
+    cost, _ = mlp_problem()
     data = np.random.default_rng(2)
     dataset = IndexableDataset(
         {"features": data.normal(size=(32, 4)), "targets": data.integers(0, 3, 32)},
@@ -192,7 +193,7 @@ def check_errors():
     from blocks.devices import resolve_devices
 
     _jax()
-    algorithm, _ = _train(_mlp_problem, 4, {"features": 0, "targets": 0})
+    algorithm, _ = _train(mlp_problem, 4, {"features": 0, "targets": 0})
     for batch, words in (
             ({"features": np.ones((6, 4)), "targets": np.zeros(6, dtype="int64")},
              "does not split evenly over 4 devices"),):
@@ -202,7 +203,7 @@ def check_errors():
             assert words in str(error), error
         else:
             raise AssertionError("an uneven batch was accepted")
-    algorithm, _ = _train(_mlp_problem, 4, {"features": 0, "targets": 0})
+    algorithm, _ = _train(mlp_problem, 4, {"features": 0, "targets": 0})
     algorithm.batch_axes = {"features": 0}
     algorithm._function = None
     try:

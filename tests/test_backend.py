@@ -12,8 +12,7 @@ import pytest
 
 from blocks import backend
 from blocks.algorithms import GradientDescent, Scale
-from blocks.bricks import MLP, Rectifier, Softmax, Tanh
-from blocks.bricks.cost import CategoricalCrossEntropy
+from blocks.bricks import Tanh
 from blocks.bricks.recurrent import GatedRecurrent, SimpleRecurrent
 from blocks.bricks.sequence_generators import (
     LookupFeedback,
@@ -27,6 +26,7 @@ from blocks.extensions.monitoring import DataStreamMonitoring
 from blocks.graph import ComputationGraph, apply_dropout
 from blocks.initialization import Constant, IsotropicGaussian
 from blocks.search import BeamSearch
+from tests.multidevice_checks import mlp_problem
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
@@ -59,26 +59,13 @@ def test_blocks_mode_environment_variable():
     assert out.stdout.strip() == "JAX"
 
 
-def _mlp_cost():
-    x, y = pt.matrix("features"), pt.lvector("targets")
-    mlp = MLP([Rectifier(), Softmax()], [4, 6, 3], weights_init=IsotropicGaussian(0.5),
-              biases_init=Constant(0.1))
-    mlp.initialize()
-    values = np.random.default_rng(0)
-    for parameter in ComputationGraph(mlp.apply(x)).parameters:
-        parameter.set_value(values.normal(size=parameter.get_value().shape))
-    cost = CategoricalCrossEntropy().apply(y, mlp.apply(x))
-    cost.name = "cost"
-    return cost
-
-
 BATCHES = [{"features": RNG.normal(size=(5, 4)), "targets": RNG.integers(0, 3, 5)}
            for _ in range(3)] + [{"features": RNG.normal(size=(2, 4)),
                                   "targets": RNG.integers(0, 3, 2)}]
 
 
 def _train(mode, **kwargs):
-    cost = _mlp_cost()
+    cost, _ = mlp_problem()
     parameters = ComputationGraph(cost).parameters
     algorithm = GradientDescent(cost=cost, parameters=parameters, step_rule=Scale(0.3),
                                 mode=mode, **kwargs)
