@@ -22,7 +22,7 @@ from blocks.ops import numba_cache  # isort: skip
 
 numba_cache.register()
 
-from blocks.ops import rewrites  # noqa: E402
+from blocks.ops import numba_node_linker, rewrites  # noqa: E402, F401
 from blocks.ops.backends import register_backend_modules  # noqa: E402
 
 register_backend_modules()

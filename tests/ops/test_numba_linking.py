@@ -1,10 +1,12 @@
-"""Glue functions of a compiled graph skip LLVM's whole-module passes; the graph's
-results are unchanged, and a graph's function is compiled once, not wrapped."""
+"""How the Numba backend links a graph: each node compiled alone and run from Python,
+equal nodes shared between functions, glue functions without LLVM's whole-module
+passes; results unchanged."""
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from pytensor.graph.fg import FunctionGraph
 
 pytestmark = pytest.mark.numba
 
@@ -16,17 +18,70 @@ def _fresh_graph():
     return [x, w], pt.tanh(x @ w * constant).sum(axis=0), constant
 
 
-def test_a_graph_links_its_glue_without_whole_module_passes():
+def _numba_compilations():
+    from numba.core import event
+
+    names = []
+
+    class Listener(event.Listener):
+        def on_start(self, event):
+            names.append(event.data["dispatcher"].py_func.__name__)
+
+        def on_end(self, event):
+            pass
+
+    listener = Listener()
+    event.register("numba:compile", listener)
+    return names, lambda: event.unregister("numba:compile", listener)
+
+
+def test_a_graph_runs_node_by_node_and_links_glue_without_whole_module_passes():
     from blocks.ops import numba_linking
 
     inputs, output, constant = _fresh_graph()
     before = numba_linking.GLUE_LIBRARIES[0]
     function = pytensor.function(inputs, output)
-    x, w = np.random.default_rng(0).standard_normal((2, 4, 3))[:, :, :3]
-    result = function(x, w[:3])
-    np.testing.assert_allclose(result, np.tanh(x @ w[:3] * constant).sum(axis=0))
-    # The graph's function and the wrapper of each cached node, at least.
-    assert numba_linking.GLUE_LIBRARIES[0] - before >= 2
+    x, w = np.random.default_rng(0).standard_normal((2, 4, 3))
+    np.testing.assert_allclose(function(x, w[:3]), np.tanh(x @ w[:3] * constant).sum(axis=0))
+    # At least the wrapper of the node holding the new constant was compiled.
+    assert numba_linking.GLUE_LIBRARIES[0] > before
+    # The graph runs from a Python function, not a compiled one.
+    assert type(function.vm.jit_fn).__name__ == "function"
+
+
+def test_functions_sharing_nodes_compile_them_once():
+    inputs, output, constant = _fresh_graph()
+    first = pytensor.function(inputs, output)
+    x, w = np.random.default_rng(1).standard_normal((2, 3, 3))
+    first(x, w)
+    names, stop = _numba_compilations()
+    try:
+        second = pytensor.function(inputs, [output, 2 * output])
+        results = second(x, w)
+    finally:
+        stop()
+    np.testing.assert_allclose(results[1], 2 * np.tanh(x @ w * constant).sum(axis=0))
+    # At most the new node (the doubling; none if another process cached it) is
+    # compiled; the shared ones are reused, and no function for the whole graph.
+    assert len(names) < 10, names
+    assert "numba_funcified_fgraph" not in names
+
+
+def test_graph_source_frees_intermediate_results_after_their_last_use():
+    from blocks.ops.numba_node_linker import graph_source
+
+    x = pt.vector("x")
+    doubled = x * 2
+    parts = pt.split(doubled + 1, [1, 2], n_splits=2)
+    fgraph = FunctionGraph([x], [parts[0], parts[1].sum()], clone=False)
+    order = fgraph.toposort()
+    source, constants = graph_source(fgraph, order)
+    assert source.startswith("def graph(v0):")
+    assert "del " in source
+    assert source.splitlines()[-1].strip().startswith("return (")
+    # Two outputs of the split are unpacked from one call.
+    assert any(line.count("=") == 1 and "," in line.split("=")[0] for line in source.splitlines())
+    assert all(isinstance(c.data, np.ndarray) for c in constants)
 
 
 def test_only_pass_through_functions_are_glue():
