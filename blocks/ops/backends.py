@@ -16,7 +16,7 @@ from blocks.import_hooks import after_import
 __all__ = ["BACKEND_MODULES", "FAMILIES", "register_backend_modules"]
 
 #: The op families, each a subpackage of :mod:`blocks.ops`.
-FAMILIES = ("blas", "conv", "pool", "recurrent", "attention", "checks", "reduce")
+FAMILIES = ("blas", "conv", "pool", "recurrent", "attention", "checks", "reduce", "alloc")
 
 #: For each PyTensor dispatch package: the name of our module in each family that
 #: registers with it.
