@@ -16,7 +16,8 @@ from blocks.import_hooks import after_import
 __all__ = ["BACKEND_MODULES", "FAMILIES", "register_backend_modules"]
 
 #: The op families, each a subpackage of :mod:`blocks.ops`.
-FAMILIES = ("blas", "conv", "pool", "recurrent", "attention", "checks", "reduce", "alloc")
+FAMILIES = ("blas", "conv", "pool", "recurrent", "attention", "checks", "reduce", "alloc",
+            "subtensor")
 
 #: For each PyTensor dispatch package: the name of our module in each family that
 #: registers with it.
