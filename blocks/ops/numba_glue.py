@@ -6,9 +6,8 @@ import zlib
 import numba
 from pytensor.link.numba.dispatch.basic import get_numba_type, numba_njit
 
-# Imported with the Numba backend: compiled graphs get cache keys stable across processes,
-# and glue functions skip LLVM's whole-module passes.
-from blocks.ops import numba_linking, numba_order  # noqa: F401
+# Imported with the Numba backend: compiled graphs get cache keys stable across processes.
+from blocks.ops import numba_order  # noqa: F401
 
 __all__ = ["objmode_function", "once_per_op"]
 

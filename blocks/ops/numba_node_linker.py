@@ -15,18 +15,38 @@ node's function is stored in PyTensor's disk cache. What it costs at run time is
 Python call per node, about a microsecond each.
 """
 
+from hashlib import sha256
+
 from pytensor import config
 from pytensor.graph.basic import Constant
 from pytensor.link.numba.linker import NumbaLinker
 from pytensor.link.utils import compile_function_src
 
-__all__ = ["graph_source", "node_function"]
+__all__ = ["graph_source", "node_digest", "node_function"]
 
 #: Enters the cache keys of the node functions.
-_KEY_SUFFIX = "blocks-node-1"
+_KEY_SUFFIX = "blocks-node-2"
 
-#: Node functions compiled in this process, by cache key.
+#: Node functions compiled in this process, by cache key and node digest.
 _node_functions = {}
+
+
+def node_digest(node):
+    """What a node's code may depend on beyond its op: the types of its inputs and
+    outputs, static shapes included, and the values of its constant inputs.
+
+    An op's cache key covers only the op: the function PyTensor generates for a node can
+    also follow its inputs' static shapes (which axes broadcast) or a constant input's
+    value, and Numba's own key has only dtypes, ranks and layouts. Two nodes of equal ops
+    and different static shapes loaded each other's code from the disk cache, and a model
+    trained with it gave other results warm than cold.
+    """
+    from pytensor.link.numba.dispatch.basic import cache_key_for_constant
+
+    parts = [str(variable.type) for variable in node.inputs + node.outputs]
+    parts += [cache_key_for_constant(variable.data) if isinstance(variable, Constant)
+              else "variable" for variable in node.inputs]
+    return sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
 def node_function(node, **kwargs):
@@ -36,10 +56,10 @@ def node_function(node, **kwargs):
     from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key, numba_njit
 
     jitable, key = numba_funcify_and_cache_key(node.op, node=node, **kwargs)
-    # An op's key leaves out how many inputs of which types its node has.
-    memo = None if key is None else (key, tuple(str(i.type) for i in node.inputs))
-    if memo in _node_functions:
-        return _node_functions[memo]
+    if key is not None:
+        key = f"{key}_{node_digest(node)}"
+    if key in _node_functions:
+        return _node_functions[key]
     name = getattr(jitable, "__name__", "node")
     if not name.isidentifier():
         name = "node"
@@ -51,8 +71,8 @@ def node_function(node, **kwargs):
         cache_key=None if key is None
         else f"{key}_fastmath{int(config.numba__fastmath)}_{_KEY_SUFFIX}")
     function = numba_njit(wrapper, final_function=True, cache=key is not None)
-    if memo is not None:
-        _node_functions[memo] = function
+    if key is not None:
+        _node_functions[key] = function
     return function
 
 
