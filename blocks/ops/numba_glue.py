@@ -9,7 +9,7 @@ from pytensor.link.numba.dispatch.basic import get_numba_type, numba_njit
 # Imported with the Numba backend: compiled graphs get cache keys stable across processes.
 from blocks.ops import numba_order  # noqa: F401
 
-__all__ = ["objmode_function", "once_per_op"]
+__all__ = ["objmode_function", "once_per_op", "shape_text"]
 
 
 def once_per_op(funcify):
@@ -47,3 +47,14 @@ def objmode_function(run, node, version):
         return results
 
     return numba_njit(call), zlib.crc32(f"{version} {output_types}".encode())
+
+
+@numba_njit
+def shape_text(shape):
+    """``(2, 5)``: a shape as Python writes it, for error messages built in Numba code."""
+    text = "("
+    for i in range(len(shape)):
+        if i:
+            text += ", "
+        text += str(shape[i])
+    return text + ("," if len(shape) == 1 else "") + ")"

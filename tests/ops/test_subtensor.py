@@ -45,6 +45,6 @@ def test_a_value_of_the_wrong_shape_is_refused():
     x, y = pt.matrix("x"), pt.vector("y")
     function = pytensor.function([x, y], pt.inc_subtensor(x[:, 1:], y))
     np.testing.assert_allclose(function(np.zeros((2, 3)), np.ones(2)), [[0, 1, 1], [0, 1, 1]])
-    with pytest.raises(ValueError, match=r"IncSubtensor: a value of shape \(3,\) does not "
-                                         r"broadcast to the selected part, of shape \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"IncSubtensor: the value does not broadcast to "
+                                         r"the shape of the selected part"):
         function(np.zeros((2, 3)), np.ones(3))

@@ -4,8 +4,11 @@ PyTensor's fills the new array with ``res[...] = value``: Numba's broadcasting
 assignment, whose shape checks format their messages in compiled code. That pulls
 Numba's string functions into the function, about a second of compile for each ``Alloc``
 of a graph (eight of them in the gradient of an attention encoder-decoder). This one
-checks the shapes with one comparison per axis, raises an exception formatted in Python
-(:mod:`blocks.ops.errors`), and fills the array with one loop nest.
+checks the shapes with one comparison per axis, raises a message written in advance
+(PyTensor's report of the failing function adds the shapes of its inputs), and fills the
+array with one loop nest. (A message holding run-time values, raised as an exception
+with arguments, is lost when the code comes from Numba's cache: Numba then raises
+"Error creating Python tuple from runtime exception arguments".)
 """
 
 from hashlib import sha256
@@ -16,12 +19,10 @@ from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_and_
 from pytensor.link.numba.dispatch.string_codegen import CODE_TOKEN, build_source_code
 from pytensor.tensor.basic import Alloc
 
-from blocks.ops.errors import FormattedValueError
-
 __all__ = ["alloc_source"]
 
 #: Enters the cache key: bump when the generated code changes.
-_VERSION = 1
+_VERSION = 2
 
 
 def alloc_source(value_shape, ndim, dtype):
@@ -41,9 +42,9 @@ def alloc_source(value_shape, ndim, dtype):
             continue
         index.append(f"i{offset + axis}")
         code += [f"if value.shape[{axis}] != size{offset + axis}:", CODE_TOKEN.INDENT,
-                 "raise FormattedValueError('Alloc: a value of shape {} does not fill an "
-                 "array of shape {} (a value of length 1 along an axis broadcasts only if "
-                 "its type says so)', value.shape, shape)", CODE_TOKEN.DEDENT]
+                 "raise ValueError('Alloc: the value does not fill an array of the "
+                 "requested shape (a value of length 1 along an axis broadcasts only if "
+                 "its type says so)')", CODE_TOKEN.DEDENT]
     code.append(f"result = np.empty(shape, dtype=np.{dtype})")
     for axis in range(ndim):
         code += [f"for i{axis} in range(size{axis}):", CODE_TOKEN.INDENT]
@@ -59,7 +60,6 @@ def alloc_source(value_shape, ndim, dtype):
 def _funcify_alloc(op, node, **kwargs):
     value = node.inputs[0]
     source = alloc_source(value.type.shape, node.outputs[0].ndim, node.outputs[0].type.dtype)
-    alloc = compile_numba_function_src(
-        source, "alloc", {"np": np, "FormattedValueError": FormattedValueError})
+    alloc = compile_numba_function_src(source, "alloc", {"np": np})
     key = sha256(f"blocks alloc {_VERSION}\n{source}".encode()).hexdigest()
     return numba_njit(alloc, boundscheck=False), key

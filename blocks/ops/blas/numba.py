@@ -24,7 +24,7 @@ from pytensor.link.numba.dispatch.basic import (
 )
 
 from blocks.ops.blas.op import BlasDot, BlasGemm
-from blocks.ops.errors import FormattedValueError
+from blocks.ops.numba_glue import shape_text
 
 # Bumped whenever the generated code changes, so stale cache entries are not reused.
 _CACHE_VERSION = 5
@@ -176,8 +176,9 @@ def gemm_into(c, alpha, a, b, beta):
     m, k = a.shape
     n = b.shape[1]
     if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
-        raise FormattedValueError("BlasGemm: z of shape {} and x, y of shapes {} and {} do not "
-                                  "match a matrix product", c.shape, a.shape, b.shape)
+        raise ValueError("BlasGemm: z of shape " + shape_text(c.shape) + " and x, y of shapes "
+                         + shape_text(a.shape) + " and " + shape_text(b.shape)
+                         + " do not match a matrix product")
     if m == 0 or n == 0:
         return
     if k == 0:
@@ -199,8 +200,8 @@ def gemm_into(c, alpha, a, b, beta):
 @numba_njit
 def _blas_dot(x, y):
     if x.shape[1] != y.shape[0]:
-        raise FormattedValueError("BlasDot: shapes {} and {} are not aligned for a matrix "
-                                  "product", x.shape, y.shape)
+        raise ValueError("BlasDot: shapes " + shape_text(x.shape) + " and "
+                         + shape_text(y.shape) + " are not aligned for a matrix product")
     out = np.empty((x.shape[0], y.shape[1]), dtype=x.dtype)
     gemm_into(_any_layout(out), 1.0, _any_layout(x), _any_layout(y), 0.0)
     return out

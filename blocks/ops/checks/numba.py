@@ -1,9 +1,8 @@
 """Numba implementations of the run-time checks of :mod:`blocks.ops.checks.op`.
 
 Imported, which registers them with PyTensor's Numba backend, when PyTensor loads that
-backend (see :mod:`blocks.ops.backends`). The messages are formatted in Python, on
-failure (:mod:`blocks.ops.errors`); a check is one pass of comparisons over the
-indices, or one comparison of a shape.
+backend (see :mod:`blocks.ops.backends`). The messages are built only on failure; a
+check is one pass of comparisons over the indices, or one comparison of a shape.
 """
 
 from pytensor.link.numba.dispatch.basic import (
@@ -12,15 +11,14 @@ from pytensor.link.numba.dispatch.basic import (
 )
 
 from blocks.ops.checks.op import IndexCheck, LastDimCheck
-from blocks.ops.errors import FormattedIndexError, FormattedValueError, literal
+from blocks.ops.numba_glue import shape_text
 
-_CACHE_VERSION = 4
+_CACHE_VERSION = 3
 
 
 @register_funcify_default_op_cache_key(IndexCheck)
 def _funcify_index_check(op, node, **kwargs):
-    template = (literal(op.where) + ": index {} is out of range "
-                "for a table of length {} (indices must lie in [{}, {}))")
+    prefix = op.where + ": index "
     allow_negative = op.allow_negative
 
     @numba_njit
@@ -31,7 +29,10 @@ def _funcify_index_check(op, node, **kwargs):
         for i in range(flat.size):
             index = flat[i]
             if index < lowest or index >= n:
-                raise FormattedIndexError(template, index, n, lowest, n)
+                raise IndexError(
+                    prefix + str(index) + " is out of range for a table of length "
+                    + str(n) + " (indices must lie in [" + str(lowest) + ", " + str(n) + "))"
+                )
         return indices
 
     return index_check, _CACHE_VERSION
@@ -40,13 +41,12 @@ def _funcify_index_check(op, node, **kwargs):
 @register_funcify_default_op_cache_key(LastDimCheck)
 def _funcify_last_dim_check(op, node, **kwargs):
     size = op.size
-    template = (literal(op.where)
-                + f": expected the last dimension to be {size}, found shape {{}}")
+    prefix = f"{op.where}: expected the last dimension to be {size}, found shape "
 
     @numba_njit
     def last_dim_check(x):
         if x.shape[-1] != size:
-            raise FormattedValueError(template, x.shape)
+            raise ValueError(prefix + shape_text(x.shape))
         return x
 
     return last_dim_check, _CACHE_VERSION

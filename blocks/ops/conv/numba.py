@@ -11,8 +11,7 @@ from pytensor.link.numba.dispatch.basic import (
 )
 
 from blocks.ops.conv.op import Col2Im, Im2Col
-from blocks.ops.errors import FormattedValueError
-from blocks.ops.numba_glue import once_per_op
+from blocks.ops.numba_glue import once_per_op, shape_text
 from blocks.ops.simd import add_rows, copy_rows, source_version
 
 #: Salt of PyTensor's on-disk cache key for these kernels (see `source_version`).
@@ -123,8 +122,9 @@ def _numba_im2col(op, node=None, **kwargs):
         batch, channels, rows, cols = images.shape
         out_rows, out_cols = out_size(rows, cols)
         if out_rows <= 0 or out_cols <= 0:
-            raise FormattedValueError("Im2Col: the (dilated) filter {} does not fit in the "
-                                      "padded input of shape {}", (kh, kw), images.shape)
+            raise ValueError("Im2Col: the (dilated) filter " + shape_text((kh, kw))
+                             + " does not fit in the padded input of shape "
+                             + shape_text(images.shape))
         columns = np.empty((channels * kh * kw, batch * out_rows * out_cols), images.dtype)
         gather(np.ascontiguousarray(images), columns)
         return columns
@@ -145,8 +145,9 @@ def _numba_col2im(op, node=None, **kwargs):
         out_rows, out_cols = out_size(rows, cols)
         if columns.shape[0] != channels * kh * kw \
                 or columns.shape[1] != batch * out_rows * out_cols:
-            raise FormattedValueError("Col2Im: columns of shape {} do not match the image "
-                                      "shape {}", columns.shape, (batch, channels, rows, cols))
+            raise ValueError("Col2Im: columns of shape " + shape_text(columns.shape)
+                             + " do not match the image shape "
+                             + shape_text((batch, channels, rows, cols)))
         images = np.zeros((batch, channels, rows, cols), columns.dtype)
         scatter(np.ascontiguousarray(columns), images)
         return images

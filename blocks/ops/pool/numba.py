@@ -12,8 +12,7 @@ from pytensor.link.numba.dispatch.basic import (
     register_funcify_default_op_cache_key,
 )
 
-from blocks.ops.errors import FormattedValueError
-from blocks.ops.numba_glue import once_per_op
+from blocks.ops.numba_glue import once_per_op, shape_text
 from blocks.ops.pool.op import AvgPoolGrad, MaxPoolGrad, MaxPoolGradGrad, Pool
 from blocks.ops.simd import source_version
 
@@ -65,8 +64,9 @@ def _geometry(op):
     def out_size(rows, cols):
         out_rows, out_cols = length(rows, wh, sh, ph), length(cols, ww, sw, pw)
         if out_rows <= 0 or out_cols <= 0:
-            raise FormattedValueError("Pool: the pooling region {} is larger than the padded "
-                                      "image of {} (rows, columns)", (wh, ww), (rows, cols))
+            raise ValueError("Pool: the pooling region " + shape_text((wh, ww))
+                             + " is larger than the padded image of " + shape_text((rows, cols))
+                             + " (rows, columns)")
         return out_rows, out_cols
 
     return out_size

@@ -32,8 +32,6 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from blocks.ops.errors import FormattedValueError
-
 __all__ = [
     "ACTIVATIONS", "simple_forward", "simple_backward", "lstm_forward", "lstm_backward",
     "gru_forward", "gru_backward",
@@ -316,15 +314,15 @@ def _check_shapes(mask, has_mask, x, h0, W, multiple):
     n_steps, batch, width = x.shape
     dim = h0.shape[1]
     if h0.shape[0] != batch:
-        raise FormattedValueError(
-            "fused recurrent loop: the initial states must have one row per example of the "
-            "batch (batch = second dimension of the sequences): found {} rows for a batch of "
-            "{}", h0.shape[0], batch)
+        raise ValueError("fused recurrent loop: the initial states must have one row per "
+                         "example of the batch (batch = second dimension of the sequences): "
+                         "found " + str(h0.shape[0]) + " rows for a batch of " + str(batch))
     if width != multiple * dim:
-        raise FormattedValueError(
-            "fused recurrent loop: inputs of shape {} do not fit the brick's dim {} (the last "
-            "dimension must be dim for SimpleRecurrent and GatedRecurrent inputs, 2 * dim for "
-            "gate_inputs, 4 * dim for LSTM inputs)", x.shape, dim)
+        raise ValueError("fused recurrent loop: inputs of shape (" + str(n_steps) + ", "
+                         + str(batch) + ", " + str(width) + ") do not fit the brick's dim "
+                         + str(dim) + " (the last dimension must be dim for SimpleRecurrent "
+                         "and GatedRecurrent inputs, 2 * dim for gate_inputs, 4 * dim for "
+                         "LSTM inputs)")
     if W.shape[0] != dim:
         raise ValueError("fused recurrent loop: the recurrent weights must have dim rows")
     if has_mask and (mask.shape[0] != n_steps or mask.shape[1] != batch):

@@ -4,8 +4,9 @@ PyTensor's runs ``z[indices] += y``: Numba's broadcasting assignment through a s
 whose shape checks format their messages in compiled code, seconds of compile for each
 such node (gradients of slicing, three of them in an attention encoder-decoder). This
 one takes the view ``z[indices]`` (basic indexing), checks ``y``'s shape against it with
-one comparison per axis, raising an exception formatted in Python
-(:mod:`blocks.ops.errors`), and adds or assigns with one loop nest. As with NumPy, an
+one comparison per axis, raising a message written in advance (PyTensor's report of the
+failing function adds the shapes of its inputs; see :mod:`blocks.ops.alloc.numba`), and
+adds or assigns with one loop nest. As with NumPy, an
 axis of ``y`` of length 1 broadcasts.
 """
 
@@ -17,12 +18,10 @@ from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_and_
 from pytensor.link.numba.dispatch.string_codegen import CODE_TOKEN, build_source_code
 from pytensor.tensor.subtensor import IncSubtensor
 
-from blocks.ops.errors import FormattedValueError
-
 __all__ = ["inc_subtensor_source"]
 
 #: Enters the cache key: bump when the generated code changes.
-_VERSION = 1
+_VERSION = 2
 
 
 def _index_text(entry, names):
@@ -61,8 +60,8 @@ def inc_subtensor_source(idx_list, n_indices, view_ndim, y_shape, set_instead_of
         code += [f"step{axis} = 0 if y.shape[{axis}] == 1 else 1",
                  f"if step{axis} and y.shape[{axis}] != view.shape[{offset + axis}]:",
                  CODE_TOKEN.INDENT,
-                 "raise FormattedValueError('IncSubtensor: a value of shape {} does not "
-                 "broadcast to the selected part, of shape {}', y.shape, view.shape)",
+                 "raise ValueError('IncSubtensor: the value does not broadcast to the "
+                 "shape of the selected part')",
                  CODE_TOKEN.DEDENT]
     for axis in range(view_ndim):
         code += [f"for i{axis} in range(view.shape[{axis}]):", CODE_TOKEN.INDENT]
@@ -80,7 +79,6 @@ def _funcify_inc_subtensor(op, node, **kwargs):
     source = inc_subtensor_source(op.idx_list, len(indices), node.outputs[0].ndim -
                                   sum(not isinstance(entry, slice) for entry in op.idx_list),
                                   y.type.shape, op.set_instead_of_inc, op.inplace)
-    function = compile_numba_function_src(
-        source, "inc_subtensor", {"np": np, "FormattedValueError": FormattedValueError})
+    function = compile_numba_function_src(source, "inc_subtensor", {"np": np})
     key = sha256(f"blocks inc_subtensor {_VERSION}\n{source}".encode()).hexdigest()
     return numba_njit(function, boundscheck=False), key
