@@ -1,15 +1,13 @@
 """Multi-head scaled dot-product attention over time-major sequences."""
 
-import numbers
-
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
-from blocks.bricks.base import application, describe, lazy
-from blocks.bricks.configuration_checks import check_positive_int
+from blocks.bricks.base import NoneAllocation, application, describe, lazy
 from blocks.bricks.interfaces import Initializable
 from blocks.bricks.simple import Linear, check_last_dim, match_shape
+from blocks.bricks.validation import POSITIVE_INTEGER, PROBABILITY_BELOW_ONE
 
 __all__ = ["MultiHeadAttention", "masked_softmax", "apply_attention_dropout"]
 
@@ -108,6 +106,9 @@ class MultiHeadAttention(Initializable):
     (3, 2, 4)
     """
 
+    argument_checks = {"dim": POSITIVE_INTEGER, "num_heads": POSITIVE_INTEGER,
+                       "key_dim": POSITIVE_INTEGER, "dropout": PROBABILITY_BELOW_ONE}
+
     @lazy(allocation=["dim", "num_heads"])
     def __init__(self, dim, num_heads, key_dim=None, dropout=0, **kwargs):
         self.query_transformer = Linear(name="query_transformer")
@@ -121,11 +122,6 @@ class MultiHeadAttention(Initializable):
         self.dim = dim
         self.num_heads = num_heads
         self.key_dim = key_dim
-        if not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
-            raise ValueError(
-                f"{describe(self)}: argument 'dropout': expected a probability in [0, 1), "
-                f"got {dropout!r}"
-            )
         self.dropout = dropout
 
     @property
@@ -135,13 +131,16 @@ class MultiHeadAttention(Initializable):
         return self.key_dim if self.key_dim is not None else self.dim // self.num_heads
 
     def _check_dims(self):
-        for name in ("dim", "num_heads") + (("key_dim",) if self.key_dim is not None else ()):
-            check_positive_int(self, name)
+        missing = [name for name in ("dim", "num_heads") if getattr(self, name) is NoneAllocation]
+        if missing:
+            raise ValueError(f"{describe(self)}: the size of the heads needs {missing}, "
+                             f"not given yet")
+        # Each value was checked when set; what is left is how they fit together.
         if self.key_dim is None and self.dim % self.num_heads:
             raise ValueError(
-                f"{describe(self)}: argument 'dim': expected a multiple of num_heads="
-                f"{self.num_heads} (each head gets dim // num_heads features), got "
-                f"dim={self.dim}; give key_dim to choose the size of the heads yourself"
+                f"{describe(self)}: dim must be a multiple of num_heads={self.num_heads} "
+                f"(each head gets dim // num_heads features), got dim={self.dim}; give "
+                f"key_dim to choose the size of the heads yourself"
             )
 
     def _push_allocation_config(self):

@@ -178,7 +178,12 @@ def test_initial_states_need_the_attended():
 
 def test_max_length():
     decoder = TransformerDecoder(1, dim=DIM, num_heads=2, feedforward_dim=6)
-    with pytest.raises(ValueError, match=r"'max_length': expected an int >= 2"):
-        TransformerTransition(decoder, max_length=1).allocate()
+    with pytest.raises(ValueError, match=r"^TransformerTransition 'transformertransition': "
+                                         r"max_length must be an integer >= 2 .*got 1$"):
+        TransformerTransition(decoder, max_length=1)
+    transition = TransformerTransition(decoder, name="transition")
+    with pytest.raises(TypeError, match=r"^TransformerTransition 'transition': max_length "
+                                        r"must be an integer >= 2 .*got 4.0$"):
+        transition.max_length = 4.0
     with pytest.raises(ValueError, match=r"apply_cached\(\) expects the caches"):
         decoder.apply_cached(pt.tensor3(), 0, pt.tensor3(), key_cache_0=pt.tensor3())
