@@ -103,13 +103,14 @@ class ArgumentCheck:
         return None
 
     def __call__(self, brick, name, value):
-        """Raise a ``TypeError`` or ``ValueError`` naming `brick` and `name` if `value` is wrong."""
+        """Raise a ``TypeError`` or ``ValueError`` naming `brick` and `name` if `value` is wrong.
+
+        `brick` may also be the name of a function, for the arguments of functions.
+        """
         problem = self.problem(value)
         if problem is not None:
-            raise problem(
-                f"{describe_maybe_unnamed(brick)}: {name} must be {self.expected}, "
-                f"got {value!r}"
-            )
+            owner = brick if isinstance(brick, str) else describe_maybe_unnamed(brick)
+            raise problem(f"{owner}: {name} must be {self.expected}, got {value!r}")
 
 
 class SequenceCheck(ArgumentCheck):
