@@ -1,5 +1,7 @@
 """Multi-head scaled dot-product attention over time-major sequences."""
 
+import warnings
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
@@ -335,5 +337,9 @@ def apply_attention_dropout(computation_graph, seed=None):
                 getattr(variable.tag, "name", None) == "attention_weights":
             by_rate.setdefault(brick.dropout, []).append(variable)
     for rate, variables in by_rate.items():
-        computation_graph = apply_dropout(computation_graph, variables, rate, seed=seed)
+        with warnings.catch_warnings():
+            # The weights are auxiliary variables on purpose (for VariableFilter) and also
+            # on the output's path: replacing them is what is wanted, not a mistake.
+            warnings.filterwarnings("ignore", message=".*that is an auxiliary variable")
+            computation_graph = apply_dropout(computation_graph, variables, rate, seed=seed)
     return computation_graph
