@@ -299,8 +299,8 @@ class MultiHeadAttention(Initializable):
         steps = queries.shape[0]
         new_keys = self.key_transformer.apply(queries).dimshuffle(1, 0, 2)
         new_values = self.value_transformer.apply(queries).dimshuffle(1, 0, 2)
-        key_cache = pt.set_subtensor(key_cache[:, position:position + steps], new_keys)
-        value_cache = pt.set_subtensor(value_cache[:, position:position + steps], new_values)
+        key_cache = _write_steps(key_cache, new_keys, position)
+        value_cache = _write_steps(value_cache, new_values, position)
         valid = pt.le(pt.arange(key_cache.shape[1])[None, :],
                       (position + pt.arange(steps))[:, None])
         output = self._attend(
@@ -308,6 +308,26 @@ class MultiHeadAttention(Initializable):
             self._split_heads(key_cache, 0), self._split_heads(value_cache, 0),
             valid, application_call)
         return output, key_cache, value_cache
+
+
+def _write_steps(cache, steps, position):
+    """`cache` ``(batch, max_length, d)`` with `steps` ``(batch, time, d)`` written at the
+    positions ``position, position + 1, ...``.
+
+    A one-hot product rather than ``set_subtensor`` over a slice: JAX refuses slices whose
+    bounds are symbolic, and the product gives the same values exactly (each entry is one
+    value times one plus zeros).
+
+    >>> cache, steps = pt.tensor3('cache'), pt.tensor3('steps')
+    >>> written = _write_steps(cache, steps, 1)
+    >>> written.eval({cache: np.zeros((1, 4, 1)), steps: [[[5.], [6.]]]})[0, :, 0].tolist()
+    [0.0, 5.0, 6.0, 0.0]
+    """
+    targets = pt.eq(pt.arange(cache.shape[1])[:, None],
+                    (position + pt.arange(steps.shape[1]))[None, :])   # (max_length, time)
+    placed = pt.tensordot(steps, targets.astype(steps.dtype), axes=[[1], [1]])
+    written = targets.any(axis=1)[None, :, None]
+    return pt.switch(written, placed.dimshuffle(0, 2, 1), cache)
 
 
 def apply_attention_dropout(computation_graph, seed=None):

@@ -156,6 +156,18 @@ def test_beam_of_one_is_greedy_decoding_on_the_whole_decoder(model, search):
     np.testing.assert_allclose(cost, total, rtol=1e-6)
 
 
+def test_beam_search_compiles_for_jax(model):
+    # The cache is written without slices of symbolic bounds, which JAX refuses.
+    pytest.importorskip("jax")
+    generator, contexts, cost_matrix = model
+    samples = generator.generate(n_steps=LENGTH, batch_size=contexts["attended"].shape[1],
+                                 return_dict=True, **contexts)["outputs"]
+    outputs, costs = beam(BeamSearch(samples, mode="JAX"), contexts, 5)
+    expected = exhaustive(cost_matrix)[:5]
+    assert [tuple(output) for output in outputs] == [s for s, _ in expected]
+    np.testing.assert_allclose(costs, [cost for _, cost in expected], rtol=1e-5)
+
+
 # Bad input
 
 def test_cache_of_another_batch_size():
