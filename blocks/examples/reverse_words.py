@@ -14,10 +14,9 @@ Transformer decoder whose self-attention keys and values are cached in the gener
 states (:class:`~blocks.bricks.transformer.TransformerTransition`), trained with AdamW
 and a warm-up then cosine schedule; one layer each and 10 epochs by default (see
 :data:`MODEL_DEFAULTS`). Measured on 2026-12-07 on a busy 2-core machine, it reversed 99
-(first run) and 100 (two more runs) of the 100 held-out sentences (the GRU model: 94 to
-98 in 2 epochs), with epochs of 12-15 s; the first run on the machine took 13.7 minutes,
-7.8 of them compiling the training step, and the next ones, with the compiled code
-cached, 3.4 minutes.
+of the 100 held-out sentences (100 in other runs; the GRU model: 94 to 98 in 2 epochs),
+with epochs of 13-16 s; the first run on the machine took 13 minutes, 7.6 of them
+compiling the training step, and the next, with the compiled code cached, 3.4 minutes.
 """
 
 import argparse
