@@ -13,10 +13,10 @@ With ``--model transformer`` the encoder is a Transformer encoder and the decode
 Transformer decoder whose self-attention keys and values are cached in the generator's
 states (:class:`~blocks.bricks.transformer.TransformerTransition`), trained with AdamW
 and a warm-up then cosine schedule; one layer each and 10 epochs by default (see
-:data:`MODEL_DEFAULTS`). Measured on 2026-12-07 on a busy 2-core machine, it reversed 99
-of the 100 held-out sentences (100 in other runs; the GRU model: 94 to 98 in 2 epochs),
-with epochs of 13-16 s; the first run on the machine took 13 minutes, 7.6 of them
-compiling the training step, and the next, with the compiled code cached, 3.4 minutes.
+:data:`MODEL_DEFAULTS`). Measured on 2026-12-07 on a busy 2-core machine, it reversed
+100 of the 100 held-out sentences (99 in other runs; the GRU model: 94 to 98 in 2
+epochs), with epochs of 14-16 s; the first run on the machine took 5.1 minutes, one of
+them compiling the training step.
 """
 
 import argparse
@@ -43,9 +43,10 @@ MODELS = ("gru", "transformer")
 SPLIT_SEED = 4321
 
 
-#: Defaults that depend on --model, taken by the options not given. Two Transformer
-#: layers learn no better here, and compiling their training step for Numba took more
-#: than the 21 GB of memory of a 23 GB machine (one layer: under 7 GB).
+#: Defaults that depend on --model, taken by the options not given. One Transformer layer
+#: each is enough here (99-100 of 100 held-out sentences in 10 epochs) and compiles in a
+#: fraction of the time and memory of two, whose training step the Numba linker of
+#: 2026-12-06 could not compile in the 21 GB of a 23 GB machine.
 MODEL_DEFAULTS = {
     "gru": {"num_epochs": 2},
     "transformer": {"num_epochs": 10, "num_layers": 1},
