@@ -3,11 +3,14 @@
 Every ``.. code-block:: python`` of a page is code a reader may copy; the blocks of one
 page run in order in one namespace, like a session that follows the page. A block whose
 first line is a comment starting with ``# not run:`` says why it cannot run here (e.g.
-it needs several GPUs) and is skipped. Used by the page-code test and by the build,
+it needs several GPUs) and is skipped; one whose first line is ``# needs: package`` (a
+comma-separated list of modules, from an optional extra) is skipped when one of them
+cannot be imported. Used by the page-code test and by the build,
 which runs the tutorial to draw its training curves.
 """
 
 import contextlib
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -15,6 +18,7 @@ from pathlib import Path
 DOCS = Path(__file__).parent
 _DIRECTIVE = re.compile(r"^(\s*)\.\. code-block:: python\s*$")
 SKIP_MARK = "# not run:"
+NEEDS_MARK = "# needs:"
 
 
 def python_blocks(page):
@@ -50,6 +54,15 @@ def pages_with_code():
     return sorted(page for page in DOCS.glob("*.rst") if python_blocks(page))
 
 
+def missing_modules(source):
+    """The modules that a block marked ``# needs: ...`` names and that are not installed."""
+    first_line = source.split("\n", 1)[0]
+    if not first_line.startswith(NEEDS_MARK):
+        return []
+    names = [name.strip() for name in first_line[len(NEEDS_MARK):].split(",")]
+    return [name for name in names if name and importlib.util.find_spec(name) is None]
+
+
 def run_page(page, directory):
     """Run the code blocks of `page` in order with `directory` as the working directory.
 
@@ -60,7 +73,7 @@ def run_page(page, directory):
     namespace = {"__name__": "__docs__"}
     with contextlib.chdir(directory):
         for line, source in python_blocks(page):
-            if source.startswith(SKIP_MARK):
+            if source.startswith(SKIP_MARK) or missing_modules(source):
                 continue
             code = compile(source, f"{Path(page).name}:{line}", "exec")
             try:
@@ -72,5 +85,6 @@ def run_page(page, directory):
     return namespace
 
 
-__all__ = ["python_blocks", "pages_with_code", "run_page", "SKIP_MARK"]
+__all__ = ["python_blocks", "pages_with_code", "missing_modules", "run_page", "SKIP_MARK",
+           "NEEDS_MARK"]
 os.environ.setdefault("MPLBACKEND", "Agg")

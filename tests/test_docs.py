@@ -79,6 +79,18 @@ def test_python_blocks_are_extracted_with_their_options_left_out(tmp_path):
     assert namespace["y"] == 2
 
 
+def test_blocks_that_need_a_missing_module_are_skipped(tmp_path):
+    page = tmp_path / "page.rst"
+    page.write_text(
+        ".. code-block:: python\n\n   # needs: json, no_such_module_here\n   x = 1\n\n"
+        ".. code-block:: python\n\n   # needs: json\n   y = 2\n\n"
+        ".. code-block:: python\n\n   z = 3\n")
+    namespace = pagecode.run_page(page, tmp_path)
+    assert "x" not in namespace and namespace["y"] == 2 and namespace["z"] == 3
+    assert pagecode.missing_modules("# needs: json, no_such_module_here\nx = 1") == [
+        "no_such_module_here"]
+
+
 def test_a_failing_block_names_its_page_and_line(tmp_path):
     page = tmp_path / "broken.rst"
     page.write_text("T\n=\n\n.. code-block:: python\n\n   1 / 0\n")

@@ -50,6 +50,13 @@ def test_auxiliary_variable_annotations():
     y = brick.apply(pt.vector("x"))
     [total] = get_application_call(y).auxiliary_variables
     assert get_application_call(total) is get_application_call(y)
+    # As in Blocks, the brick too, so that a filter by brick finds it.
+    assert get_brick(total) is brick
+    other = WithAuxiliary(name="other")
+    other.apply(pt.vector("z"))
+    assert VariableFilter(bricks=[brick], name="total")(ComputationGraph(total).variables) == [
+        total]
+    assert VariableFilter(bricks=[other])(ComputationGraph(total).variables) == []
 
 
 def test_empty_filter_keeps_everything_once_in_order(mlp_graph):

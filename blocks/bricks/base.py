@@ -401,7 +401,9 @@ class ApplicationCall(Annotation):
         return self.application.brick
 
     def add_auxiliary_variable(self, variable, roles=None, name=None):
-        """Add an auxiliary variable named ``{brick}_{application}_{name}``."""
+        """Add an auxiliary variable named ``{brick}_{application}_{name}``, annotated with
+        the brick too (``VariableFilter(bricks=...)`` finds it, as in Blocks)."""
+        add_annotation(variable, self.brick)
         if name is not None:
             full_name = _variable_name(self.brick.name, self.application.name, name)
             super().add_auxiliary_variable(variable, roles, name)

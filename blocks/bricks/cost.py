@@ -17,7 +17,7 @@ from blocks.bricks.simple import (
     match_shape,
     select_classes,
 )
-from blocks.bricks.validation import POSITIVE_INTEGER
+from blocks.bricks.validation import POSITIVE_INTEGER, PROBABILITY_BELOW_ONE
 
 __all__ = [
     "Cost", "CostMatrix", "SquaredError", "AbsoluteError", "BinaryCrossEntropy",
@@ -38,21 +38,11 @@ def smooth_labels(cross_entropies, log_probabilities, smoothing):
     >>> smooth_labels(-log_p[:, 0], log_p, 0.3).eval().round(4)  # targets [0.8, 0.1, 0.1]
     array([0.8318])
     """
-    check_smoothing(smoothing)
+    PROBABILITY_BELOW_ONE("smooth_labels", "smoothing", smoothing)
     if smoothing == 0:
         return cross_entropies
     uniform = -log_probabilities.mean(axis=-1)
     return (1 - smoothing) * cross_entropies + smoothing * uniform
-
-
-def check_smoothing(smoothing, owner="smooth_labels"):
-    """Refuse a label smoothing outside [0, 1)."""
-    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or \
-            not 0 <= smoothing < 1:
-        raise ValueError(
-            f"{owner}: argument 'label_smoothing': expected a number in [0, 1), got "
-            f"{smoothing!r}"
-        )
 
 
 class Cost(Brick):
@@ -166,9 +156,10 @@ class CategoricalCrossEntropy(Cost):
     np.float64(0.4581)
     """
 
+    argument_checks = {"label_smoothing": PROBABILITY_BELOW_ONE}
+
     def __init__(self, label_smoothing=0.0, **kwargs):
         super().__init__(**kwargs)
-        check_smoothing(label_smoothing, describe(self))
         self.label_smoothing = label_smoothing
 
     @application(inputs=["y", "y_hat"], outputs=["cost"])

@@ -4,14 +4,12 @@ Unlike batch normalization (:mod:`blocks.bricks.bn`) they use no statistics of t
 so they behave the same in training and inference and need no population statistics.
 """
 
-import numbers
-
 import pytensor.tensor as pt
 
-from blocks.bricks.base import Brick, application, describe, lazy
-from blocks.bricks.configuration_checks import check_positive_int
+from blocks.bricks.base import Brick, application, lazy
 from blocks.bricks.interfaces import RNGMixin
 from blocks.bricks.simple import check_last_dim
+from blocks.bricks.validation import NON_NEGATIVE_NUMBER, POSITIVE_INTEGER
 from blocks.initialization import Constant
 from blocks.roles import SCALE, SHIFT
 
@@ -28,16 +26,13 @@ class _FeatureNormalization(RNGMixin, Brick):
     change that).
     """
 
+    argument_checks = {"dim": POSITIVE_INTEGER, "epsilon": NON_NEGATIVE_NUMBER}
+
     @lazy(allocation=["dim"])
     def __init__(self, dim, epsilon=1e-5, learn_scale=True, learn_shift=True, scale_init=None,
                  shift_init=None, **kwargs):
         super().__init__(**kwargs)
         self.dim = dim
-        if not isinstance(epsilon, numbers.Real) or epsilon < 0:
-            raise ValueError(
-                f"{describe(self)}: argument 'epsilon': expected a non-negative number, "
-                f"got {epsilon!r}"
-            )
         self.epsilon = epsilon
         self.learn_scale = learn_scale
         self.learn_shift = learn_shift
@@ -45,7 +40,6 @@ class _FeatureNormalization(RNGMixin, Brick):
         self.shift_init = Constant(0) if shift_init is None else shift_init
 
     def _allocate(self):
-        check_positive_int(self, "dim")
         if self.learn_scale:
             self.create_parameter("scale", (self.dim,), SCALE)
         if self.learn_shift:
@@ -164,6 +158,8 @@ class RMSNormalization(_FeatureNormalization):
     >>> norm.apply(x).eval({x: [[3., 4.]]}).round(4).tolist()
     [[0.8485, 1.1314]]
     """
+
+    argument_checks = {"dim": POSITIVE_INTEGER, "epsilon": NON_NEGATIVE_NUMBER}
 
     @lazy(allocation=["dim"])
     def __init__(self, dim, epsilon=1e-5, learn_scale=True, learn_shift=False, **kwargs):

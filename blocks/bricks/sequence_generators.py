@@ -29,13 +29,13 @@ import pytensor.tensor as pt
 
 from blocks.bricks.attention import AbstractAttentionRecurrent, AttentionRecurrent
 from blocks.bricks.base import Brick, application, describe, lazy
-from blocks.bricks.cost import check_smoothing, smooth_labels
+from blocks.bricks.cost import smooth_labels
 from blocks.bricks.interfaces import Initializable, Random
 from blocks.bricks.lookup import LookupTable
 from blocks.bricks.parallel import Fork, Merge
 from blocks.bricks.recurrent.base import recurrent
 from blocks.bricks.simple import Bias, NDimensionalSoftmax
-from blocks.bricks.validation import POSITIVE_INTEGER, check_argument
+from blocks.bricks.validation import POSITIVE_INTEGER, PROBABILITY_BELOW_ONE, check_argument
 from blocks.roles import COST, add_role
 from blocks.utils import dict_subset, dict_union
 
@@ -368,9 +368,10 @@ class SoftmaxEmitter(AbstractEmitter, Initializable, Random):
     [1]
     """
 
+    argument_checks = {"label_smoothing": PROBABILITY_BELOW_ONE}
+
     def __init__(self, initial_output=0, label_smoothing=0.0, **kwargs):
         super().__init__(**kwargs)
-        check_smoothing(label_smoothing, describe(self))
         self.initial_output = initial_output
         self.label_smoothing = label_smoothing
         self.softmax = NDimensionalSoftmax()

@@ -34,7 +34,8 @@ import numpy as np
 
 __all__ = [
     "ArgumentCheck", "SequenceCheck", "check_argument", "check_arguments", "describe_maybe_unnamed",
-    "POSITIVE_INTEGER", "NON_NEGATIVE_INTEGER", "NON_NEGATIVE_NUMBER", "POSITIVE_INTEGERS",
+    "POSITIVE_INTEGER", "NON_NEGATIVE_INTEGER", "NON_NEGATIVE_NUMBER", "PROBABILITY_BELOW_ONE",
+    "BOOLEAN", "POSITIVE_INTEGERS",
     "PAIR_OF_POSITIVE_INTEGERS", "PAIR_OF_NON_NEGATIVE_INTEGERS", "PAIR_OF_SIZES",
     "SHAPE", "IMAGE_SHAPE",
 ]
@@ -59,6 +60,10 @@ def _is_integer(value):
 
 def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_boolean(value):
+    return isinstance(value, (bool, np.bool_))
 
 
 class ArgumentCheck:
@@ -98,13 +103,14 @@ class ArgumentCheck:
         return None
 
     def __call__(self, brick, name, value):
-        """Raise a ``TypeError`` or ``ValueError`` naming `brick` and `name` if `value` is wrong."""
+        """Raise a ``TypeError`` or ``ValueError`` naming `brick` and `name` if `value` is wrong.
+
+        `brick` may also be the name of a function, for the arguments of functions.
+        """
         problem = self.problem(value)
         if problem is not None:
-            raise problem(
-                f"{describe_maybe_unnamed(brick)}: {name} must be {self.expected}, "
-                f"got {value!r}"
-            )
+            owner = brick if isinstance(brick, str) else describe_maybe_unnamed(brick)
+            raise problem(f"{owner}: {name} must be {self.expected}, got {value!r}")
 
 
 class SequenceCheck(ArgumentCheck):
@@ -186,6 +192,10 @@ NON_NEGATIVE_INTEGER = ArgumentCheck(
     "a non-negative integer", _is_integer, lambda value: value >= 0)
 NON_NEGATIVE_NUMBER = ArgumentCheck(
     "a non-negative number", _is_real, lambda value: value >= 0)
+#: Dropout rates: 1 would drop everything.
+PROBABILITY_BELOW_ONE = ArgumentCheck(
+    "a probability in [0, 1)", _is_real, lambda value: 0 <= value < 1)
+BOOLEAN = ArgumentCheck("True or False", _is_boolean)
 POSITIVE_INTEGERS = SequenceCheck("a list of positive integers", POSITIVE_INTEGER)
 PAIR_OF_POSITIVE_INTEGERS = SequenceCheck(
     "a pair of positive integers", POSITIVE_INTEGER, length=2)

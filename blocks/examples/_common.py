@@ -63,19 +63,21 @@ def positive_int(text):
     return value
 
 
-def make_parser(name, description, num_epochs, seed=1):
+def make_parser(name, description, num_epochs, seed=1, parser_class=argparse.ArgumentParser):
     """The argument parser of an example, with the options every example takes.
 
     ``--num-epochs``, ``--save-to`` (``NAME.tar`` in the current directory by default),
     ``--seed`` and ``--mode`` (the backend); the example adds its own options to the
-    parser returned.
+    parser returned, an instance of `parser_class` (a subclass of
+    ``argparse.ArgumentParser``, e.g. one that fills in defaults that depend on other
+    options).
 
     >>> parser = make_parser('sqrt', 'Square roots.', num_epochs=5)
     >>> args = parser.parse_args(['--seed', '3', '--mode', 'jax'])
     >>> args.num_epochs, args.save_to, args.seed, args.mode
     (5, 'sqrt.tar', 3, 'jax')
     """
-    parser = argparse.ArgumentParser(
+    parser = parser_class(
         prog=f"python -m blocks.examples {name}", description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--num-epochs", type=positive_int, default=num_epochs,

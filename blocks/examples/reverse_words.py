@@ -12,9 +12,14 @@ never seen in training, and the share of exactly correct answers is reported.
 With ``--model transformer`` the encoder is a Transformer encoder and the decoder a
 Transformer decoder whose self-attention keys and values are cached in the generator's
 states (:class:`~blocks.bricks.transformer.TransformerTransition`), trained with AdamW
-and a warm-up then cosine schedule.
+and a warm-up then cosine schedule; one layer each and 10 epochs by default (see
+:data:`MODEL_DEFAULTS`). Measured on 2026-12-07 on a busy 2-core machine, it reversed
+100 of the 100 held-out sentences (99 in other runs; the GRU model: 94 to 98 in 2
+epochs), with epochs of 14-16 s; the first run on the machine took 5.1 minutes, one of
+them compiling the training step.
 """
 
+import argparse
 import re
 
 import numpy as np
@@ -38,9 +43,47 @@ MODELS = ("gru", "transformer")
 SPLIT_SEED = 4321
 
 
+#: Defaults that depend on --model, taken by the options not given. One Transformer layer
+#: each is enough here (99-100 of 100 held-out sentences in 10 epochs, as two layers)
+#: and trains twice as fast as two.
+MODEL_DEFAULTS = {
+    "gru": {"num_epochs": 2},
+    "transformer": {"num_epochs": 10, "num_layers": 1},
+}
+
+
+class _ModelDefaultsParser(argparse.ArgumentParser):
+    """Gives the options of :data:`MODEL_DEFAULTS` not on the command line the defaults of
+    the chosen model."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, rest = super().parse_known_args(args, namespace)
+        for name, value in MODEL_DEFAULTS[parsed.model].items():
+            if getattr(parsed, name, None) is None:
+                setattr(parsed, name, value)
+        return parsed, rest
+
+
+def _model_defaults_text():
+    """The epilog of --help: the defaults of each model."""
+    return "defaults by model: " + "; ".join(
+        f"{model}: " + ", ".join(f"--{name.replace('_', '-')} {value}"
+                                 for name, value in defaults.items())
+        for model, defaults in MODEL_DEFAULTS.items())
+
+
 def parser():
-    """The command line of the example."""
-    parser = make_parser(NAME, __doc__.splitlines()[0], num_epochs=2)
+    """The command line of the example.
+
+    >>> args = parser().parse_args(['--model', 'transformer'])
+    >>> args.num_epochs, args.num_layers
+    (10, 1)
+    >>> parser().parse_args([]).num_epochs, parser().parse_args(['--num-epochs', '3']).num_epochs
+    (2, 3)
+    """
+    parser = make_parser(NAME, __doc__.splitlines()[0], num_epochs=argparse.SUPPRESS,
+                         parser_class=_ModelDefaultsParser)
+    parser.epilog = _model_defaults_text()
     parser.add_argument("--dim", type=positive_int, default=64,
                         help="dimension of the embeddings and of the encoder's and "
                              "decoder's states")
@@ -56,7 +99,7 @@ def parser():
     parser.add_argument("--model", choices=MODELS, default="gru",
                         help="a GRU encoder-decoder with attention (the default) or a "
                              "Transformer encoder-decoder")
-    parser.add_argument("--num-layers", type=positive_int, default=2,
+    parser.add_argument("--num-layers", type=positive_int, default=argparse.SUPPRESS,
                         help="layers of the Transformer's encoder and decoder")
     parser.add_argument("--num-heads", type=positive_int, default=4,
                         help="attention heads of the Transformer (a divisor of --dim)")

@@ -5,7 +5,7 @@ import pytensor.tensor as pt
 import pytest
 from scipy.special import log_softmax
 
-from blocks.bricks.cost import CategoricalCrossEntropy
+from blocks.bricks.cost import CategoricalCrossEntropy, smooth_labels
 from blocks.bricks.sequence_generators import SoftmaxEmitter
 
 RNG = np.random.default_rng(8)
@@ -44,9 +44,14 @@ def test_softmax_emitter_over_sequences():
     assert not np.allclose(plain, got)
 
 
-@pytest.mark.parametrize("value", [-0.1, 1.0, "0.1", True])
-def test_bad_smoothing(value):
-    with pytest.raises(ValueError, match=r"'label_smoothing': expected a number in \[0, 1\)"):
+@pytest.mark.parametrize("value, error", [(-0.1, ValueError), (1.0, ValueError),
+                                          ("0.1", TypeError), (True, TypeError)])
+def test_bad_smoothing(value, error):
+    expected = rf"label_smoothing must be a probability in \[0, 1\), got {value!r}$"
+    with pytest.raises(error, match=r"^CategoricalCrossEntropy 'categoricalcrossentropy': "
+                                    + expected):
         CategoricalCrossEntropy(label_smoothing=value)
-    with pytest.raises(ValueError, match=r"SoftmaxEmitter 'softmaxemitter'.*label_smoothing"):
+    with pytest.raises(error, match=r"^SoftmaxEmitter 'softmaxemitter': " + expected):
         SoftmaxEmitter(label_smoothing=value)
+    with pytest.raises(error, match=r"^smooth_labels: smoothing must be a probability"):
+        smooth_labels(pt.vector(), pt.matrix(), value)

@@ -104,9 +104,12 @@ def test_normalization_bad_input(brick):
     norm = brick(5, name="norm")
     with pytest.raises(ValueError, match=r"'norm'.*'input_'.*last dimension to be 5"):
         norm.apply(pt.tensor(shape=(2, 4)))
-    with pytest.raises(ValueError, match=r"'norm'.*argument 'dim'.*positive int"):
-        brick(0, name="norm").allocate()
-    with pytest.raises(ValueError, match=r"'epsilon'.*non-negative"):
+    name = brick.__name__
+    with pytest.raises(ValueError, match=rf"^{name} 'norm': dim must be a positive integer, "
+                                         r"got 0$"):
+        brick(0, name="norm")
+    with pytest.raises(ValueError, match=rf"^{name} '{name.lower()}': epsilon must be a "
+                                         r"non-negative number, got -1$"):
         brick(3, epsilon=-1)
 
 

@@ -1,15 +1,15 @@
 """Multi-head scaled dot-product attention over time-major sequences."""
 
-import numbers
+import warnings
 
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
-from blocks.bricks.base import application, describe, lazy
-from blocks.bricks.configuration_checks import check_positive_int
+from blocks.bricks.base import NoneAllocation, application, describe, lazy
 from blocks.bricks.interfaces import Initializable
 from blocks.bricks.simple import Linear, check_last_dim, match_shape
+from blocks.bricks.validation import POSITIVE_INTEGER, PROBABILITY_BELOW_ONE
 
 __all__ = ["MultiHeadAttention", "masked_softmax", "apply_attention_dropout"]
 
@@ -108,6 +108,9 @@ class MultiHeadAttention(Initializable):
     (3, 2, 4)
     """
 
+    argument_checks = {"dim": POSITIVE_INTEGER, "num_heads": POSITIVE_INTEGER,
+                       "key_dim": POSITIVE_INTEGER, "dropout": PROBABILITY_BELOW_ONE}
+
     @lazy(allocation=["dim", "num_heads"])
     def __init__(self, dim, num_heads, key_dim=None, dropout=0, **kwargs):
         self.query_transformer = Linear(name="query_transformer")
@@ -121,11 +124,6 @@ class MultiHeadAttention(Initializable):
         self.dim = dim
         self.num_heads = num_heads
         self.key_dim = key_dim
-        if not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
-            raise ValueError(
-                f"{describe(self)}: argument 'dropout': expected a probability in [0, 1), "
-                f"got {dropout!r}"
-            )
         self.dropout = dropout
 
     @property
@@ -135,13 +133,16 @@ class MultiHeadAttention(Initializable):
         return self.key_dim if self.key_dim is not None else self.dim // self.num_heads
 
     def _check_dims(self):
-        for name in ("dim", "num_heads") + (("key_dim",) if self.key_dim is not None else ()):
-            check_positive_int(self, name)
+        missing = [name for name in ("dim", "num_heads") if getattr(self, name) is NoneAllocation]
+        if missing:
+            raise ValueError(f"{describe(self)}: the size of the heads needs {missing}, "
+                             f"not given yet")
+        # Each value was checked when set; what is left is how they fit together.
         if self.key_dim is None and self.dim % self.num_heads:
             raise ValueError(
-                f"{describe(self)}: argument 'dim': expected a multiple of num_heads="
-                f"{self.num_heads} (each head gets dim // num_heads features), got "
-                f"dim={self.dim}; give key_dim to choose the size of the heads yourself"
+                f"{describe(self)}: dim must be a multiple of num_heads={self.num_heads} "
+                f"(each head gets dim // num_heads features), got dim={self.dim}; give "
+                f"key_dim to choose the size of the heads yourself"
             )
 
     def _push_allocation_config(self):
@@ -298,8 +299,8 @@ class MultiHeadAttention(Initializable):
         steps = queries.shape[0]
         new_keys = self.key_transformer.apply(queries).dimshuffle(1, 0, 2)
         new_values = self.value_transformer.apply(queries).dimshuffle(1, 0, 2)
-        key_cache = pt.set_subtensor(key_cache[:, position:position + steps], new_keys)
-        value_cache = pt.set_subtensor(value_cache[:, position:position + steps], new_values)
+        key_cache = _write_steps(key_cache, new_keys, position)
+        value_cache = _write_steps(value_cache, new_values, position)
         valid = pt.le(pt.arange(key_cache.shape[1])[None, :],
                       (position + pt.arange(steps))[:, None])
         output = self._attend(
@@ -307,6 +308,26 @@ class MultiHeadAttention(Initializable):
             self._split_heads(key_cache, 0), self._split_heads(value_cache, 0),
             valid, application_call)
         return output, key_cache, value_cache
+
+
+def _write_steps(cache, steps, position):
+    """`cache` ``(batch, max_length, d)`` with `steps` ``(batch, time, d)`` written at the
+    positions ``position, position + 1, ...``.
+
+    A one-hot product rather than ``set_subtensor`` over a slice: JAX refuses slices whose
+    bounds are symbolic, and the product gives the same values exactly (each entry is one
+    value times one plus zeros).
+
+    >>> cache, steps = pt.tensor3('cache'), pt.tensor3('steps')
+    >>> written = _write_steps(cache, steps, 1)
+    >>> written.eval({cache: np.zeros((1, 4, 1)), steps: [[[5.], [6.]]]})[0, :, 0].tolist()
+    [0.0, 5.0, 6.0, 0.0]
+    """
+    targets = pt.eq(pt.arange(cache.shape[1])[:, None],
+                    (position + pt.arange(steps.shape[1]))[None, :])   # (max_length, time)
+    placed = pt.tensordot(steps, targets.astype(steps.dtype), axes=[[1], [1]])
+    written = targets.any(axis=1)[None, :, None]
+    return pt.switch(written, placed.dimshuffle(0, 2, 1), cache)
 
 
 def apply_attention_dropout(computation_graph, seed=None):
@@ -336,5 +357,9 @@ def apply_attention_dropout(computation_graph, seed=None):
                 getattr(variable.tag, "name", None) == "attention_weights":
             by_rate.setdefault(brick.dropout, []).append(variable)
     for rate, variables in by_rate.items():
-        computation_graph = apply_dropout(computation_graph, variables, rate, seed=seed)
+        with warnings.catch_warnings():
+            # The weights are auxiliary variables on purpose (for VariableFilter) and also
+            # on the output's path: replacing them is what is wanted, not a mistake.
+            warnings.filterwarnings("ignore", message=".*that is an auxiliary variable")
+            computation_graph = apply_dropout(computation_graph, variables, rate, seed=seed)
     return computation_graph

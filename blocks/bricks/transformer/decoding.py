@@ -8,8 +8,6 @@ and :class:`~blocks.search.BeamSearch` (which reorders states along the batch ax
 on it unchanged.
 """
 
-import numbers
-
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -17,6 +15,7 @@ import pytensor.tensor as pt
 from blocks.bricks.base import application, describe, lazy
 from blocks.bricks.interfaces import Initializable
 from blocks.bricks.recurrent.base import BaseRecurrent, recurrent
+from blocks.bricks.validation import POSITIVE_INTEGER, ArgumentCheck
 from blocks.roles import INITIAL_STATE
 
 __all__ = ["TransformerTransition"]
@@ -80,6 +79,10 @@ class TransformerTransition(BaseRecurrent, Initializable):
     (3, 2, 4)
     """
 
+    argument_checks = {"max_length": ArgumentCheck(
+        "an integer >= 2 (the start position and at least one step)",
+        POSITIVE_INTEGER.has_type, lambda value: value >= 2)}
+
     @lazy(allocation=["max_length"])
     def __init__(self, decoder, max_length, **kwargs):
         kwargs["children"] = [decoder] + list(kwargs.get("children") or [])
@@ -92,12 +95,6 @@ class TransformerTransition(BaseRecurrent, Initializable):
         return self.decoder.dim
 
     def _allocate(self):
-        if isinstance(self.max_length, bool) or not isinstance(
-                self.max_length, numbers.Integral) or self.max_length < 2:
-            raise ValueError(
-                f"{describe(self)}: argument 'max_length': expected an int >= 2 (the start "
-                f"position and at least one step), got {self.max_length!r}"
-            )
         self.create_parameter("initial_input", (self.dim,), INITIAL_STATE)
 
     @property

@@ -1,16 +1,22 @@
 """Transformer layers and stacks over time-major sequences ``(time, batch, dim)``."""
 
 import copy
-import numbers
 
 from blocks.bricks.activations import GELU
 from blocks.bricks.base import Brick, application, describe, lazy
-from blocks.bricks.configuration_checks import check_positive_int
 from blocks.bricks.interfaces import Initializable
 from blocks.bricks.normalization import LayerNormalization
 from blocks.bricks.sequences import MLP
 from blocks.bricks.simple import Rectifier
 from blocks.bricks.transformer.attention import MultiHeadAttention
+from blocks.bricks.validation import (
+    BOOLEAN,
+    NON_NEGATIVE_NUMBER,
+    POSITIVE_INTEGER,
+    PROBABILITY_BELOW_ONE,
+    ArgumentCheck,
+    check_argument,
+)
 
 __all__ = [
     "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
@@ -18,18 +24,28 @@ __all__ = [
 ]
 
 _ACTIVATIONS = {"gelu": GELU, "relu": Rectifier}
+ACTIVATION = ArgumentCheck("'gelu', 'relu' or an activation brick",
+                           lambda value: isinstance(value, (str, Brick)),
+                           lambda value: isinstance(value, Brick) or value in _ACTIVATIONS)
+#: What the layers and the stacks check; the stacks pass the last four on to their layers.
+_LAYER_CHECKS = {
+    "dim": POSITIVE_INTEGER, "num_heads": POSITIVE_INTEGER,
+    "feedforward_dim": POSITIVE_INTEGER, "activation": ACTIVATION, "norm_first": BOOLEAN,
+    "epsilon": NON_NEGATIVE_NUMBER, "attention_dropout": PROBABILITY_BELOW_ONE,
+}
 
 
-def _make_activation(owner_name, activation):
+def _check_layer_arguments(brick, **arguments):
+    """Refuse wrong constructor arguments naming `brick`, before its children get them."""
+    for name, value in arguments.items():
+        check_argument(brick, name, value)
+
+
+def _make_activation(activation):
     """A new activation brick from a name ('gelu', 'relu') or a copy of a prototype."""
     if isinstance(activation, Brick):
         return copy.deepcopy(activation)
-    if activation in _ACTIVATIONS:
-        return _ACTIVATIONS[activation]()
-    raise ValueError(
-        f"{owner_name}: argument 'activation': expected 'gelu', 'relu' or an activation "
-        f"brick, got {activation!r}"
-    )
+    return _ACTIVATIONS[activation]()
 
 
 class _TransformerLayer(Initializable):
@@ -37,10 +53,13 @@ class _TransformerLayer(Initializable):
     layer normalizations and the residual connections around them."""
 
     _attention_names = ()
+    argument_checks = _LAYER_CHECKS
 
     def __init__(self, dim, num_heads, feedforward_dim, activation="gelu", norm_first=True,
                  epsilon=1e-5, attention_dropout=0, **kwargs):
-        where = f"{type(self).__name__} {kwargs.get('name', type(self).__name__.lower())!r}"
+        super().__init__(**kwargs)
+        _check_layer_arguments(self, activation=activation, norm_first=norm_first,
+                               epsilon=epsilon, attention_dropout=attention_dropout)
         children = []
         for name in self._attention_names:
             attention = MultiHeadAttention(dropout=attention_dropout, name=name)
@@ -48,24 +67,16 @@ class _TransformerLayer(Initializable):
             setattr(self, name, attention)
             setattr(self, f"{name}_norm", norm)
             children += [attention, norm]
-        self.feedforward = MLP([_make_activation(where, activation), None],
-                               name="feedforward")
+        self.feedforward = MLP([_make_activation(activation), None], name="feedforward")
         self.feedforward_norm = LayerNormalization(epsilon=epsilon, name="feedforward_norm")
-        kwargs["children"] = children + [self.feedforward, self.feedforward_norm] + list(
-            kwargs.get("children") or [])
-        super().__init__(**kwargs)
+        self.children = children + [self.feedforward, self.feedforward_norm] + list(
+            self.children)
         self.dim = dim
         self.num_heads = num_heads
         self.feedforward_dim = feedforward_dim
-        if not isinstance(norm_first, bool):
-            raise TypeError(
-                f"{where}: argument 'norm_first': expected True or False, got {norm_first!r}"
-            )
         self.norm_first = norm_first
 
     def _push_allocation_config(self):
-        for name in ("dim", "num_heads", "feedforward_dim"):
-            check_positive_int(self, name)
         for name in self._attention_names:
             attention = getattr(self, name)
             attention.dim, attention.num_heads = self.dim, self.num_heads
@@ -233,16 +244,15 @@ class _TransformerStack(Initializable):
     a final layer normalization after pre-norm layers."""
 
     _layer_class = None
+    argument_checks = dict(_LAYER_CHECKS, num_layers=POSITIVE_INTEGER)
 
     def __init__(self, num_layers, dim, num_heads, feedforward_dim, positional_embedding=None,
                  activation="gelu", norm_first=True, epsilon=1e-5, attention_dropout=0,
                  **kwargs):
-        if isinstance(num_layers, bool) or not isinstance(num_layers, numbers.Integral) or \
-                num_layers < 1:
-            raise ValueError(
-                f"{type(self).__name__}: argument 'num_layers': expected a positive int, got "
-                f"{num_layers!r}"
-            )
+        super().__init__(**kwargs)
+        _check_layer_arguments(self, num_layers=num_layers, activation=activation,
+                               norm_first=norm_first, epsilon=epsilon,
+                               attention_dropout=attention_dropout)
         self.layers = [
             self._layer_class(activation=activation, norm_first=norm_first, epsilon=epsilon,
                               attention_dropout=attention_dropout, name=f"layer_{i}")
@@ -256,8 +266,7 @@ class _TransformerStack(Initializable):
         self.positional_embedding = positional_embedding
         if positional_embedding is not None:
             children.insert(0, positional_embedding)
-        kwargs["children"] = children + list(kwargs.get("children") or [])
-        super().__init__(**kwargs)
+        self.children = children + list(self.children)
         self.num_layers = num_layers
         self.dim = dim
         self.num_heads = num_heads

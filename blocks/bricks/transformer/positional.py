@@ -5,9 +5,9 @@ import pytensor.tensor as pt
 from pytensor.raise_op import Assert
 
 from blocks.bricks.base import Brick, application, describe, lazy
-from blocks.bricks.configuration_checks import check_positive_int
 from blocks.bricks.interfaces import Initializable
 from blocks.bricks.transformer.attention import check_time_major
+from blocks.bricks.validation import POSITIVE_INTEGER
 from blocks.roles import WEIGHT
 
 __all__ = ["SinusoidalPositionalEmbedding", "LearnedPositionalEmbedding"]
@@ -68,14 +68,13 @@ class SinusoidalPositionalEmbedding(_PositionalEmbedding):
     [[[0.8415, 0.5403, 0.01, 1.0]]]
     """
 
+    argument_checks = {"dim": POSITIVE_INTEGER}
+
     @lazy(allocation=["dim"])
     def __init__(self, dim, base=10000.0, **kwargs):
         super().__init__(**kwargs)
         self.dim = dim
         self.base = base
-
-    def _allocate(self):
-        check_positive_int(self, "dim")
 
     def embeddings(self, first, length):
         pairs = np.arange(self.dim) // 2
@@ -114,6 +113,8 @@ class LearnedPositionalEmbedding(_PositionalEmbedding, Initializable):
 
     has_biases = False
 
+    argument_checks = {"max_length": POSITIVE_INTEGER, "dim": POSITIVE_INTEGER}
+
     @lazy(allocation=["max_length", "dim"])
     def __init__(self, max_length, dim, **kwargs):
         super().__init__(**kwargs)
@@ -121,8 +122,6 @@ class LearnedPositionalEmbedding(_PositionalEmbedding, Initializable):
         self.dim = dim
 
     def _allocate(self):
-        check_positive_int(self, "max_length")
-        check_positive_int(self, "dim")
         self.create_parameter("W", (self.max_length, self.dim), WEIGHT)
 
     @property

@@ -156,6 +156,18 @@ def test_beam_of_one_is_greedy_decoding_on_the_whole_decoder(model, search):
     np.testing.assert_allclose(cost, total, rtol=1e-6)
 
 
+def test_beam_search_compiles_for_jax(model):
+    # The cache is written without slices of symbolic bounds, which JAX refuses.
+    pytest.importorskip("jax")
+    generator, contexts, cost_matrix = model
+    samples = generator.generate(n_steps=LENGTH, batch_size=contexts["attended"].shape[1],
+                                 return_dict=True, **contexts)["outputs"]
+    outputs, costs = beam(BeamSearch(samples, mode="JAX"), contexts, 5)
+    expected = exhaustive(cost_matrix)[:5]
+    assert [tuple(output) for output in outputs] == [s for s, _ in expected]
+    np.testing.assert_allclose(costs, [cost for _, cost in expected], rtol=1e-5)
+
+
 # Bad input
 
 def test_cache_of_another_batch_size():
@@ -178,7 +190,12 @@ def test_initial_states_need_the_attended():
 
 def test_max_length():
     decoder = TransformerDecoder(1, dim=DIM, num_heads=2, feedforward_dim=6)
-    with pytest.raises(ValueError, match=r"'max_length': expected an int >= 2"):
-        TransformerTransition(decoder, max_length=1).allocate()
+    with pytest.raises(ValueError, match=r"^TransformerTransition 'transformertransition': "
+                                         r"max_length must be an integer >= 2 .*got 1$"):
+        TransformerTransition(decoder, max_length=1)
+    transition = TransformerTransition(decoder, name="transition")
+    with pytest.raises(TypeError, match=r"^TransformerTransition 'transition': max_length "
+                                        r"must be an integer >= 2 .*got 4.0$"):
+        transition.max_length = 4.0
     with pytest.raises(ValueError, match=r"apply_cached\(\) expects the caches"):
         decoder.apply_cached(pt.tensor3(), 0, pt.tensor3(), key_cache_0=pt.tensor3())

@@ -191,16 +191,30 @@ def test_learned_embedding():
 
 
 def test_bad_configuration():
-    with pytest.raises(ValueError, match=r"'num_layers': expected a positive int"):
-        TransformerEncoder(0, DIM, HEADS, HIDDEN)
-    with pytest.raises(ValueError, match=r"TransformerEncoderLayer 'layer'.*'activation': "
-                                         r"expected 'gelu', 'relu'"):
+    with pytest.raises(ValueError, match=r"^TransformerEncoder 'encoder': num_layers must be "
+                                         r"a positive integer, got 0$"):
+        TransformerEncoder(0, DIM, HEADS, HIDDEN, name="encoder")
+    with pytest.raises(ValueError, match=r"^TransformerEncoderLayer 'layer': activation must "
+                                         r"be 'gelu', 'relu' or an activation brick, got "
+                                         r"'swish'$"):
         TransformerEncoderLayer(DIM, HEADS, HIDDEN, activation="swish", name="layer")
-    with pytest.raises(TypeError, match=r"'norm_first': expected True or False"):
+    with pytest.raises(TypeError, match=r"^TransformerDecoder 'transformerdecoder': "
+                                        r"activation must be .*got 3$"):
+        TransformerDecoder(1, DIM, HEADS, HIDDEN, activation=3)
+    with pytest.raises(TypeError, match=r"norm_first must be True or False, got 'yes'"):
         TransformerEncoderLayer(DIM, HEADS, HIDDEN, norm_first="yes")
-    with pytest.raises(ValueError, match=r"'feedforward_dim': expected a positive int"):
-        TransformerEncoderLayer(DIM, HEADS, 0).allocate()
-    with pytest.raises(ValueError, match=r"'dim': expected a multiple of num_heads=4"):
+    # Arguments passed on to the children are refused by the brick they were given to.
+    with pytest.raises(ValueError, match=r"^TransformerEncoder 'transformerencoder': epsilon "
+                                         r"must be a non-negative number, got -1$"):
+        TransformerEncoder(1, DIM, HEADS, HIDDEN, epsilon=-1)
+    with pytest.raises(ValueError, match=r"^TransformerDecoderLayer 'transformerdecoderlayer':"
+                                         r" attention_dropout must be a probability in "
+                                         r"\[0, 1\), got 1.5$"):
+        TransformerDecoderLayer(DIM, HEADS, HIDDEN, attention_dropout=1.5)
+    with pytest.raises(ValueError, match=r"feedforward_dim must be a positive integer, got 0"):
+        TransformerEncoderLayer(DIM, HEADS, 0)
+    with pytest.raises(ValueError, match=r"^MultiHeadAttention 'self_attention': dim must be "
+                                         r"a multiple of num_heads=4"):
         TransformerEncoderLayer(DIM, 4, HIDDEN).allocate()
     with pytest.raises(ValueError, match=r"'inputs': expected a time-major sequence \(time, "
                                          r"batch, 6\)"):
