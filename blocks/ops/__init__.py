@@ -3,7 +3,9 @@
 Layers, from the top::
 
     blocks.bricks    bricks build graphs from PyTensor's ops and ours
-    blocks.ops       our Ops: recurrent, attention, conv, pool, blas, checks; rewrites.py
+    blocks.ops       our Ops: recurrent, attention, conv, pool, blas, checks; rewrites.py;
+                     quick-to-compile Numba code for PyTensor's reduce, alloc, subtensor;
+                     numba_node_linker.py (a graph's nodes run from Python)
                      each family: op.py     (make_node, grad, infer_shape, perform)
                                   numba.py  (Numba implementation, registered)
                                   jax.py    (JAX implementation, registered)

@@ -83,8 +83,6 @@ def test_a_wider_accumulator_than_the_input():
 
 
 def test_complex_reductions_keep_pytensors_code():
-    from blocks.ops.reduce.numba import reduction_source  # noqa: F401  (registered)
-
     x = pt.vector("x", dtype="complex128")
     value = np.array([1 + 2j, 3 - 1j])
     assert pytensor.function([x], pt.sum(x))(value) == value.sum()

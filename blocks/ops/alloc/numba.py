@@ -19,6 +19,8 @@ from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_and_
 from pytensor.link.numba.dispatch.string_codegen import CODE_TOKEN, build_source_code
 from pytensor.tensor.basic import Alloc
 
+from blocks.ops.loop_source import indices, loop_nest
+
 __all__ = ["alloc_source"]
 
 #: Enters the cache key: bump when the generated code changes.
@@ -46,12 +48,8 @@ def alloc_source(value_shape, ndim, dtype):
                  "requested shape (a value of length 1 along an axis broadcasts only if "
                  "its type says so)')", CODE_TOKEN.DEDENT]
     code.append(f"result = np.empty(shape, dtype=np.{dtype})")
-    for axis in range(ndim):
-        code += [f"for i{axis} in range(size{axis}):", CODE_TOKEN.INDENT]
-    target = f"result[{', '.join(f'i{axis}' for axis in range(ndim))}]" if ndim else \
-        "result[()]"
-    code.append(f"{target} = value[{', '.join(index)}]" if index else f"{target} = value[()]")
-    code += [CODE_TOKEN.DEDENT] * ndim
+    target = f"result[{indices(ndim)}]" if ndim else "result[()]"
+    code += loop_nest(sizes, [f"{target} = value[{', '.join(index) or '()'}]"])
     code.append("return result")
     return build_source_code(code)
 

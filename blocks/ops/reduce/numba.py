@@ -23,6 +23,8 @@ from pytensor.link.numba.dispatch.elemwise import numba_funcify_CAReduce, scalar
 from pytensor.link.numba.dispatch.string_codegen import CODE_TOKEN, build_source_code
 from pytensor.tensor.elemwise import CAReduce
 
+from blocks.ops.loop_source import indices, loop_nest
+
 __all__ = ["reduction_source"]
 
 #: Enters the cache key: bump when the generated code changes.
@@ -37,7 +39,6 @@ def reduction_source(scalar_op, axes, ndim, acc_dtype, out_dtype):
     Raises ``NotImplementedError`` when `scalar_op` has no in-place form.
     """
     kept = [axis for axis in range(ndim) if axis not in axes]
-    indices = ", ".join(f"i{axis}" for axis in range(ndim))
     code = ["def careduce(x):", CODE_TOKEN.INDENT,
             "if not x.flags.c_contiguous:", CODE_TOKEN.INDENT, "x = x.copy()", CODE_TOKEN.DEDENT,
             "shape = x.shape"]
@@ -47,10 +48,8 @@ def reduction_source(scalar_op, axes, ndim, acc_dtype, out_dtype):
     result_index = ", ".join(f"i{axis}" for axis in kept) or "0"
     code += [f"result = np.empty(({kept_shape}), dtype=np.{acc_dtype.name})",
              "result[...] = identity"]
-    for axis in range(ndim):
-        code += [f"for i{axis} in range(shape[{axis}]):", CODE_TOKEN.INDENT]
-    code += list(scalar_in_place_fn(scalar_op, result_index, "result", f"x[{indices}]"))
-    code += [CODE_TOKEN.DEDENT] * ndim
+    code += loop_nest([f"shape[{axis}]" for axis in range(ndim)], scalar_in_place_fn(
+        scalar_op, result_index, "result", f"x[{indices(ndim)}]"))
     if kept:
         code.append("return result" if acc_dtype == out_dtype
                     else f"return result.astype(np.{out_dtype.name})")

@@ -18,6 +18,8 @@ from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_and_
 from pytensor.link.numba.dispatch.string_codegen import CODE_TOKEN, build_source_code
 from pytensor.tensor.subtensor import IncSubtensor
 
+from blocks.ops.loop_source import indices, loop_nest
+
 __all__ = ["inc_subtensor_source"]
 
 #: Enters the cache key: bump when the generated code changes.
@@ -63,12 +65,8 @@ def inc_subtensor_source(idx_list, n_indices, view_ndim, y_shape, set_instead_of
                  "raise ValueError('IncSubtensor: the value does not broadcast to the "
                  "shape of the selected part')",
                  CODE_TOKEN.DEDENT]
-    for axis in range(view_ndim):
-        code += [f"for i{axis} in range(view.shape[{axis}]):", CODE_TOKEN.INDENT]
-    value = f"y[{', '.join(index)}]" if index else "y[()]"
-    code.append(f"view[{', '.join(f'i{axis}' for axis in range(view_ndim))}] "
-                f"{operator} {value}")
-    code += [CODE_TOKEN.DEDENT] * view_ndim
+    code += loop_nest([f"view.shape[{axis}]" for axis in range(view_ndim)],
+                      [f"view[{indices(view_ndim)}] {operator} y[{', '.join(index) or '()'}]"])
     code.append("return z")
     return build_source_code(code)
 
