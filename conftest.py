@@ -62,6 +62,15 @@ def _compile_mode(request):
     pytensor.config.mode = previous
 
 
+@pytest.fixture
+def every_node_compiled(monkeypatch):
+    """The Numba linker compiles every node, as it does inner graphs of a ``Scan``:
+    for tests of our Numba implementations of ops it otherwise runs with NumPy."""
+    from blocks.ops import python_nodes
+
+    monkeypatch.setattr(python_nodes, "ENABLED", False)
+
+
 @pytest.fixture(autouse=True)
 def _doctest_namespace(doctest_namespace):
     doctest_namespace["np"] = np

@@ -9,9 +9,11 @@ function of a model (training, monitoring, generation) for the nodes they share.
 
 Here the linker (every ``NumbaLinker``, PyTensor's default) compiles each node's function
 alone, with the entry point Python calls, and runs them in order from a function written
-in Python. Nodes that compute the same thing (equal cache keys: the training and the
-monitoring functions of a model share most of theirs) compile once per process, and every
-node's function is stored in PyTensor's disk cache. What it costs at run time is one
+in Python. Nodes that NumPy computes as fast (shapes, views, indexing, single ufuncs,
+BLAS calls: :mod:`blocks.ops.python_nodes`) run their op's Python implementation. Nodes
+that compute the same thing (equal cache keys: the training and the monitoring functions
+of a model share most of theirs) compile once per process, and every node's function is
+stored in PyTensor's disk cache. What it costs at run time is one
 Python call per node, about a microsecond each.
 """
 
@@ -116,9 +118,13 @@ def graph_source(fgraph, order, name="graph"):
 
 
 def _fgraph_convert(self, fgraph, order=None, storage_map=None, **kwargs):
+    # Imported here: it imports our kernels, and Numba with them.
+    from blocks.ops.python_nodes import python_node_function, runs_in_python
+
     order = list(fgraph.toposort() if order is None else order)
     source, constants = graph_source(fgraph, order)
-    environment = {f"node_{index}": node_function(node, storage_map=storage_map)
+    environment = {f"node_{index}": python_node_function(node) if runs_in_python(node)
+                   else node_function(node, storage_map=storage_map)
                    for index, node in enumerate(order)}
     environment.update({f"constant_{index}": constant.data
                         for index, constant in enumerate(constants)})

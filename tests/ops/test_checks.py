@@ -14,11 +14,15 @@ from blocks.ops.checks.op import LastDimCheck, check_indices, ensure_last_dim
 both_modes = pytest.mark.parametrize("mode", [
     pytest.param("FAST_COMPILE"),
     pytest.param("NUMBA", marks=pytest.mark.numba),
+    # Every node compiled, as in a Scan's inner graph.
+    pytest.param("NUMBA, compiled", marks=pytest.mark.numba),
 ])
 
 
 @both_modes
-def test_a_linear_fed_the_wrong_width_names_itself_and_the_shape(mode):
+def test_a_linear_fed_the_wrong_width_names_itself_and_the_shape(mode, request):
+    if mode.endswith("compiled"):
+        request.getfixturevalue("every_node_compiled")
     mlp = MLP([Tanh(), None], [3, 4, 2], weights_init=Constant(1), biases_init=Constant(0))
     mlp.initialize()
     x = pt.matrix("x")
@@ -43,7 +47,10 @@ def test_last_dim_check_passes_values_and_gradients():
 
 
 @pytest.mark.numba
-def test_blas_errors_give_the_operands_shapes():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_blas_errors_give_the_operands_shapes(compiled, request):
+    if compiled:
+        request.getfixturevalue("every_node_compiled")
     x, y, z = pt.matrices("x", "y", "z")
     a = pt.scalar("a")
     dot = pytensor.function([x, y], blas_dot(x, y))

@@ -6,7 +6,8 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-pytestmark = pytest.mark.numba
+# Our Numba implementation, which the linker uses inside a Scan's inner graphs.
+pytestmark = [pytest.mark.numba, pytest.mark.usefixtures("every_node_compiled")]
 
 rng = np.random.default_rng(5)
 

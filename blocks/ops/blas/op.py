@@ -36,6 +36,40 @@ BLAS_DTYPES = ("float32", "float64")
 
 
 
+def _blas_operand(matrix):
+    """`matrix` as a Fortran-ordered array and the transpose flag that gives it back."""
+    if matrix.flags.f_contiguous:
+        return matrix, 0
+    if matrix.flags.c_contiguous:
+        return matrix.T, 1
+    return np.asfortranarray(matrix), 0
+
+
+def _gemm_into(c, alpha, a, b, beta):
+    """``c[...] = beta * c + alpha * a @ b``, in one BLAS call when ``c`` is contiguous
+    (``c`` is not read where ``beta`` is 0).
+
+    The BLAS is SciPy's, the one our Numba kernels call: NumPy bundles another OpenBLAS,
+    with a pool of threads of its own, and a step alternating between the two keeps two
+    pools busy on the same cores.
+    """
+    from scipy.linalg.blas import get_blas_funcs
+
+    if c.size == 0 or a.shape[1] == 0 or not (c.flags.c_contiguous or c.flags.f_contiguous):
+        product = alpha * np.dot(a, b)
+        c[...] = product if beta == 0 else beta * c + product
+        return
+    if not c.flags.f_contiguous:
+        # c.T is Fortran-ordered: c.T = beta * c.T + alpha * b.T @ a.T.
+        c, a, b = c.T, b.T, a.T
+    (a, trans_a), (b, trans_b) = _blas_operand(a), _blas_operand(b)
+    gemm = get_blas_funcs("gemm", dtype=c.dtype)
+    result = gemm(float(alpha), a, b, float(beta), c, trans_a=trans_a, trans_b=trans_b,
+                  overwrite_c=1)
+    if result is not c and not np.shares_memory(result, c):
+        c[...] = result
+
+
 def _as_matrix(op, argument, value, dtype=None):
     variable = pt.as_tensor_variable(value)
     if variable.ndim != 2:
@@ -90,7 +124,9 @@ class BlasDot(Op):
     def perform(self, node, inputs, output_storage):
         x, y = inputs
         _check_product_shapes(self, x.shape, y.shape)
-        output_storage[0][0] = np.asarray(np.dot(x, y), dtype=node.outputs[0].dtype)
+        out = np.empty((x.shape[0], y.shape[1]), dtype=node.outputs[0].dtype)
+        _gemm_into(out, 1.0, x, y, 0.0)
+        output_storage[0][0] = out
 
     def infer_shape(self, fgraph, node, shapes):
         (rows, _), (_, cols) = shapes
@@ -149,15 +185,16 @@ class BlasGemm(Op):
         _check_product_shapes(self, x.shape, y.shape)
         if z.shape != (x.shape[0], y.shape[1]):
             raise ValueError(
-                f"{type(self).__name__}: z has shape {z.shape}, the product "
-                f"{(x.shape[0], y.shape[1])}"
+                f"{type(self).__name__}: z of shape {z.shape} and x, y of shapes {x.shape} "
+                f"and {y.shape} do not match a matrix product"
             )
-        out = z if self.inplace else np.empty_like(z)
-        product = alpha * np.dot(x, y)
-        if beta == 0:
-            out[...] = product
+        if self.inplace:
+            out = z
         else:
-            out[...] = beta * z + product
+            out = np.empty_like(z)
+            if beta != 0:
+                out[...] = z
+        _gemm_into(out, alpha, x, y, beta)
         output_storage[0][0] = out
 
     def infer_shape(self, fgraph, node, shapes):
