@@ -30,9 +30,9 @@ when :mod:`blocks.config` is imported.
 
 Settings: ``default_seed``, ``recursion_limit``, ``profile``, ``log_backend``,
 ``sqlite_database``, ``max_blob_size``, ``temp_dir``, ``data_path`` (Blocks' settings
-and Fuel's ``data_path``) and ``keep_freed_memory``; ``help(config)`` or
-``config.describe()`` lists them with their documentation. ``floatX`` is not a Blocks
-setting: it belongs to PyTensor (``pytensor.config.floatX``).
+and Fuel's ``data_path``), ``keep_freed_memory``, ``mode`` and ``rewrite_cache``;
+``help(config)`` or ``config.describe()`` lists them with their documentation.
+``floatX`` is not a Blocks setting: it belongs to PyTensor (``pytensor.config.floatX``).
 """
 
 import ast
@@ -365,5 +365,12 @@ config.add_config(
     doc="PyTensor mode every compiled function of the library uses unless given one: 'JAX', "
         "'NUMBA', 'FAST_COMPILE', ... (BLOCKS_MODE); empty: PyTensor's default (Numba on "
         "CPU). See blocks.backend.",
+)
+config.add_config(
+    "rewrite_cache", flag, default=True,
+    doc="Whether compiled functions take their rewritten graphs from the disk cache of "
+        "blocks.graph.rewrite_cache (in PyTensor's compiledir), so that a process compiling "
+        "a model compiled before skips PyTensor's graph rewrites; BLOCKS_REWRITE_CACHE=0 "
+        "rewrites every graph.",
 )
 config.load_yaml()
