@@ -31,11 +31,12 @@ validated is discarded and the graph rewritten. Compiling never fails because of
 cache. ``BLOCKS_REWRITE_CACHE=0`` (or ``blocks.config.rewrite_cache = False``) turns it
 off; :data:`counters` counts hits, misses and the rest in this process.
 
-What it does not cover: the inner graphs of ``Scan`` are rewritten when Numba compiles the
-``Scan`` node (PyTensor's Numba dispatch for ``Scan``), not by ``prepare_fgraph``, so a
-warm process still rewrites those. The features other than the ``DestroyHandler`` that
-rewrites attach (``ShapeFeature``, ``MergeFeature``...) are not attached on a hit: they
-serve the rewrites, not the linker.
+The inner graph of a ``Scan`` is rewritten when PyTensor's Numba dispatch converts the
+``Scan`` node, not by ``prepare_fgraph``: the rewriter that dispatch asks for goes
+through the cache as well (keyed by the inner graph, the inputs it may destroy and the
+same environment). The features other than the ``DestroyHandler`` that rewrites attach
+(``ShapeFeature``, ``MergeFeature``...) are not attached on a hit: they serve the
+rewrites, not the linker.
 
 >>> import numpy as np, pytensor, pytensor.tensor as pt
 >>> from blocks.graph.rewrite_cache import graph_key
@@ -61,7 +62,7 @@ import numpy as np
 import pytensor
 from pytensor.compile import maker
 from pytensor.compile.debug import profiling as compile_profiling
-from pytensor.compile.mode import Mode
+from pytensor.compile.mode import Mode, get_mode
 from pytensor.graph.basic import Apply, Constant
 from pytensor.graph.destroyhandler import DestroyHandler
 from pytensor.graph.fg import FunctionGraph
@@ -200,6 +201,11 @@ class _Digest:
                 self.type(output.type)
         self.text("outputs", [number(variable) for variable in fgraph.outputs])
         self.value(getattr(fgraph, "update_mapping", None) or {})
+        # The inputs that in-place rewrites must leave intact.
+        supervisor = getattr(fgraph, "_supervisor", None)
+        protected = set(supervisor.protected) if supervisor is not None else set()
+        self.text("protected", [numbers[variable] for variable in fgraph.inputs
+                                if variable in protected])
 
     def hexdigest(self):
         return self.hash.hexdigest()
@@ -444,38 +450,96 @@ def _load(path, fgraph):
     return True
 
 
+def _through_cache(fgraph, key, rewrite):
+    """Load `fgraph`'s rewritten form for `key`, or ``rewrite()`` it and store the result;
+    ``(True, None)`` on a hit, else ``(False, rewrite's result)``."""
+    path = key and os.path.join(cache_directory(), key + ".pkl")
+    if path is not None and _load(path, fgraph):
+        return True, None
+    counters["misses" if key else "uncacheable"] += 1
+    result = rewrite()
+    if key:
+        _store(path, fgraph)
+    return False, result
+
+
 _prepare_fgraph = maker.FunctionMaker.prepare_fgraph
 
 
 def prepare_fgraph(inputs, outputs, additional_outputs, fgraph, mode, profile):
     """``FunctionMaker.prepare_fgraph`` with the prepared graph taken from, or stored in,
     the cache (see the module documentation)."""
+
+    def rewrite():
+        return _prepare_fgraph(inputs, outputs, additional_outputs, fgraph, mode, profile)
+
     if not config.rewrite_cache:
         counters["off"] += 1
-        return _prepare_fgraph(inputs, outputs, additional_outputs, fgraph, mode, profile)
+        return rewrite()
     start = time.perf_counter()
     key = graph_key(fgraph, inputs, outputs, additional_outputs, mode)
-    path = key and os.path.join(cache_directory(), key + ".pkl")
-    hit = path is not None and _load(path, fgraph)
-    # Counted as rewriting, as PyTensor counts the rewrites it runs.
-    seconds = time.perf_counter() - start
-    compile_profiling.total_graph_rewrite_time += seconds
-    if profile:
-        profile.rewriting_time += seconds
+    # The graph after PyTensor's insert_deepcopy too is stored: where it copies an output
+    # follows from the rewritten graph and the outputs' borrow flags, both in the key.
+    hit, result = _through_cache(fgraph, key, rewrite)
     if hit:
-        return None
-    counters["misses" if key else "uncacheable"] += 1
-    result = _prepare_fgraph(inputs, outputs, additional_outputs, fgraph, mode, profile)
-    # The graph after PyTensor's insert_deepcopy too: where it copies an output follows
-    # from the rewritten graph and the outputs' borrow flags, both in the key.
-    if key:
-        _store(path, fgraph)
+        # Counted as rewriting, as PyTensor counts the rewrites it runs.
+        seconds = time.perf_counter() - start
+        compile_profiling.total_graph_rewrite_time += seconds
+        if profile:
+            profile.rewriting_time += seconds
     return result
 
 
+class _CachedRewriter:
+    """The rewriter of `mode`, applied through the cache."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __call__(self, fgraph):
+        if not config.rewrite_cache:
+            counters["off"] += 1
+            return self.mode.optimizer(fgraph)
+        return _through_cache(fgraph, graph_key(fgraph, mode=self.mode),
+                              lambda: self.mode.optimizer(fgraph))[1]
+
+
+class _ModeOfScan:
+    """What the Numba dispatch of ``Scan`` asks ``get_mode`` for: the mode, whose rewriter
+    goes through the cache."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def including(self, *tags):
+        return _ModeOfScan(self.mode.including(*tags))
+
+    def excluding(self, *tags):
+        return _ModeOfScan(self.mode.excluding(*tags))
+
+    @property
+    def optimizer(self):
+        return _CachedRewriter(self.mode)
+
+    def __getattr__(self, name):
+        return getattr(self.mode, name)
+
+
+def _cache_inner_graphs_of_scan():
+    # The dispatch rewrites a Scan's inner graph with get_mode(op.mode)...optimizer.
+    from pytensor.link.numba.dispatch import scan
+
+    if getattr(scan, "get_mode", None) is get_mode:
+        scan.get_mode = lambda mode: _ModeOfScan(get_mode(mode))
+
+
 def install():
-    """Put :func:`prepare_fgraph` in PyTensor's ``FunctionMaker`` (idempotent)."""
+    """Put :func:`prepare_fgraph` in PyTensor's ``FunctionMaker``, and the cache in the
+    Numba dispatch of ``Scan`` once PyTensor loads it (idempotent)."""
+    from blocks.import_hooks import after_import
+
     maker.FunctionMaker.prepare_fgraph = staticmethod(prepare_fgraph)
+    after_import("pytensor.link.numba.dispatch.scan", _cache_inner_graphs_of_scan)
 
 
 install()

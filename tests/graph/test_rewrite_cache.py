@@ -51,11 +51,9 @@ step = pytensor.function([x, y], cost, updates=updates, mode=mode)
 # Rewritten in place of its mutable input.
 v = pt.vector("v")
 inplace = pytensor.function([In(v, mutable=True)], pt.exp(v) * 2 + 1, mode=mode)
-functions = [step, inplace]
-if sys.argv[1] != "default":
-    total = pytensor.scan(lambda a, s: s * 0.5 + a, sequences=[x],
-                          outputs_info=[pt.zeros(5)], return_updates=False)[-1]
-    functions.append(pytensor.function([x], total, mode=mode))
+total = pytensor.scan(lambda a, s: s * 0.5 + a, sequences=[x],
+                      outputs_info=[pt.zeros(5)], return_updates=False)[-1]
+functions = [step, inplace, pytensor.function([x], total, mode=mode)]
 inputs = rng.normal(size=(6, 5)).astype(floatX)
 labels = np.array([0, 1, 2, 0, 1, 2], "int32")
 costs = [float(step(inputs, labels)) for _ in range(3)]
@@ -106,15 +104,16 @@ def assert_same_results(first, second):
 def test_a_second_process_loads_the_rewritten_graphs_and_computes_the_same(tmp_path):
     first = run_child(tmp_path, "default")
     second = run_child(tmp_path, "default")
-    assert first["counters"] == {"misses": 2, "stored": 2}
-    assert second["counters"] == {"hits": 2}
+    # Three functions, and the inner graph of the Scan, rewritten when Numba converts it.
+    assert first["counters"] == {"misses": 4, "stored": 4}
+    assert second["counters"] == {"hits": 4}
     # Same compiled graphs (BlasGemm and Elemwise in place included), same results,
     # updates and the destroyed input included.
     assert "inplace" in "".join(first["graphs"]).lower()
     assert_same_results(first, second)
     untouched = np.linspace(-1, 1, 7).astype(pytensor.config.floatX).tolist()
     assert first["vector_after"] != untouched
-    assert len(list((tmp_path).glob("**/blocks_rewritten/*.pkl"))) == 2
+    assert len(list((tmp_path).glob("**/blocks_rewritten/*.pkl"))) == 4
 
 
 def test_two_processes_compiling_at_once_both_succeed_and_a_third_hits(tmp_path):
