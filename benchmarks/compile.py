@@ -368,6 +368,7 @@ def child(model, quick):
     from pytensor.compile.debug import profiling
 
     import blocks  # noqa: F401
+    from blocks.graph.rewrite_cache import counters
 
     # The one-time costs of a process, paid before the model.
     v = pt.vector("v")
@@ -393,7 +394,9 @@ def child(model, quick):
         "rewrites_s": rewrites, "numba_s": linker + first_call,
         "total_s": max(first - start - second, 0.0), "call_s": second,
         "cpu_s": max(first_cpu - cpu - second_cpu, 0.0),
-        "numba_compilations": compiled_functions}), flush=True)
+        "numba_compilations": compiled_functions,
+        # Graphs loaded from (hits) or rewritten and stored in the rewrite cache.
+        "rewrite_cache": dict(counters)}), flush=True)
 
 
 def run_process(model, quick, cache_dir, timeout):

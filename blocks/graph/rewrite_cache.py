@@ -14,22 +14,23 @@ process even when each node's compiled code comes from the disk cache. :func:`in
   rewrites);
 - on a miss the graph is rewritten as PyTensor does (its rewrites, then its
   ``insert_deepcopy``), then stored in ``<compiledir>/blocks_rewritten/<key>.pkl``: the
-  prepared graph's nodes in order, each input
-  named by its position in the graph (inputs and shared variables are never copied),
-  written to a temporary file and renamed, so that processes writing at once are safe;
+  prepared graph's nodes in order, each input named by its position in the graph (inputs
+  and shared variables are never copied), with the variables' names but not their tags
+  (traces, the bricks' annotations). A flat list rather than the pickled output
+  variables: a deep graph would exceed Python's recursion limit in pickle. It is written
+  to a temporary file and renamed, so that processes writing at once are safe;
 - on a hit the stored nodes replace the graph's outputs, PyTensor's ``DestroyHandler`` is
   attached (the linker and the function ask it which inputs are destroyed in place) and
   the graph is validated, which refuses a stored in-place op that would destroy an input
   the function must keep. Where PyTensor's ``insert_deepcopy`` copies outputs follows
   from the rewritten graph and the outputs' flags, so the stored graph has its copies.
 
-A graph the key cannot
-describe (an op that neither has ``__props__`` nor pickles), a mode other than a plain
-``Mode`` (``DebugMode`` exists to run the rewrites) or a rewriter given as an object
-rather than a query is rewritten without the cache; an entry that cannot be read or
-validated is discarded and the graph rewritten. Compiling never fails because of the
-cache. ``BLOCKS_REWRITE_CACHE=0`` (or ``blocks.config.rewrite_cache = False``) turns it
-off; :data:`counters` counts hits, misses and the rest in this process.
+A graph the key cannot describe (an op that neither has ``__props__`` nor pickles), a
+mode other than a plain ``Mode`` (``DebugMode`` exists to run the rewrites) or a rewriter
+given as an object rather than a query is rewritten without the cache; an entry that
+cannot be read or validated is discarded and the graph rewritten. Compiling never fails
+because of the cache. ``BLOCKS_REWRITE_CACHE=0`` (or ``blocks.config.rewrite_cache =
+False``) turns it off; :data:`counters` counts hits, misses and the rest in this process.
 
 The inner graph of a ``Scan`` is rewritten when PyTensor's Numba dispatch converts the
 ``Scan`` node, not by ``prepare_fgraph``: the rewriter that dispatch asks for goes
@@ -37,6 +38,12 @@ through the cache as well (keyed by the inner graph, the inputs it may destroy a
 same environment). The features other than the ``DestroyHandler`` that rewrites attach
 (``ShapeFeature``, ``MergeFeature``...) are not attached on a hit: they serve the
 rewrites, not the linker.
+
+Rewrites are keyed by the code versions of PyTensor and blocks, and by the names, tags
+and positions of all the rewrites registered with PyTensor: a rewrite of your own that
+you edit without renaming it is not seen to change (run with ``BLOCKS_REWRITE_CACHE=0``
+while you work on one, or delete the cache folder). The folder is never pruned; its
+entries take from a kilobyte to a megabyte per compiled function.
 
 >>> import numpy as np, pytensor, pytensor.tensor as pt
 >>> from blocks.graph.rewrite_cache import graph_key

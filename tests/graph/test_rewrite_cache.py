@@ -295,3 +295,20 @@ def test_blocks_config_turns_the_cache_off(cache):
         del rewrite_cache.config.rewrite_cache
     assert counters == {"off": 2}
     assert not list(cache.iterdir())
+
+
+def test_a_graph_deeper_than_pickles_recursion_limit_is_stored_and_loaded(cache):
+    functions = []
+    for _ in range(2):
+        x = pt.vector("x")
+        y = x
+        for _ in range(1500):
+            y = pt.sin(y)
+        functions.append(pytensor.function([x], y, mode="FAST_COMPILE"))
+    assert counters == {"misses": 1, "stored": 1, "hits": 1}
+    data = np.linspace(0, 1, 3)
+    expected = data
+    for _ in range(1500):
+        expected = np.sin(expected)
+    np.testing.assert_allclose(functions[1](data), expected)
+    np.testing.assert_array_equal(functions[0](data), functions[1](data))
