@@ -368,7 +368,7 @@ def child(model, quick):
     from pytensor.compile.debug import profiling
 
     import blocks  # noqa: F401
-    from blocks.graph.rewrite_cache import counters
+    from blocks.rewrite_cache import counters
 
     # The one-time costs of a process, paid before the model.
     v = pt.vector("v")

@@ -14,7 +14,7 @@ from blocks.import_hooks import after_import  # noqa: E402
 after_import("pytensor", lambda: importlib.import_module("blocks.ops"))
 # Compiling a graph compiled before, in this process or another, then skips PyTensor's
 # rewrites (BLOCKS_REWRITE_CACHE=0 turns it off).
-after_import("pytensor", lambda: importlib.import_module("blocks.graph.rewrite_cache"))
+after_import("pytensor", lambda: importlib.import_module("blocks.rewrite_cache"))
 
 if config.keep_freed_memory:
     # Large temporaries of compiled steps then reuse memory instead of faulting in fresh

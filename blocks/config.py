@@ -369,7 +369,7 @@ config.add_config(
 config.add_config(
     "rewrite_cache", flag, default=True,
     doc="Whether compiled functions take their rewritten graphs from the disk cache of "
-        "blocks.graph.rewrite_cache (in PyTensor's compiledir), so that a process compiling "
+        "blocks.rewrite_cache (in PyTensor's compiledir), so that a process compiling "
         "a model compiled before skips PyTensor's graph rewrites; BLOCKS_REWRITE_CACHE=0 "
         "rewrites every graph.",
 )

@@ -15,10 +15,10 @@ from pytensor.compile.io import In, Out
 from pytensor.compile.mode import Mode, get_mode
 from pytensor.link.vm import VMLinker
 
-from blocks.graph import rewrite_cache
-from blocks.graph.rewrite_cache import counters, graph_key
+from blocks import rewrite_cache
+from blocks.rewrite_cache import counters, graph_key
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 #: Rewrites as in the default mode, run by Python thunks: quick to compile, and with
 #: in-place ops in the rewritten graphs.
@@ -33,7 +33,7 @@ import blocks, pytensor, pytensor.tensor as pt
 from pytensor.compile.io import In
 from pytensor.compile.mode import Mode, get_mode
 from pytensor.link.vm import VMLinker
-from blocks.graph.rewrite_cache import counters
+from blocks.rewrite_cache import counters
 
 mode = (get_mode(None) if sys.argv[1] == "default" else
         Mode(linker=VMLinker(use_cloop=False, c_thunks=False), optimizer="fast_run"))

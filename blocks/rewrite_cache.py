@@ -46,7 +46,7 @@ while you work on one, or delete the cache folder). The folder is never pruned; 
 entries take from a kilobyte to a megabyte per compiled function.
 
 >>> import numpy as np, pytensor, pytensor.tensor as pt
->>> from blocks.graph.rewrite_cache import graph_key
+>>> from blocks.rewrite_cache import graph_key
 >>> x = pt.vector('x')
 >>> fgraph = pytensor.graph.FunctionGraph([x], [2 * x])
 >>> y = pt.vector('y')
