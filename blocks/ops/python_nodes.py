@@ -3,13 +3,14 @@
 Most nodes of a training step move no data of their own or hand their work to one NumPy
 or BLAS call: shapes, reshapes and transpositions (views), indexing, concatenation and
 splitting, allocation, run-time checks, matrix products, elementwise operations of a
-single ufunc, sums, products, maxima and minima. Compiled by Numba, each costs a
-fraction of a second to a second and a half of a cold compile (the attention
-encoder-decoder's step has about 400 of them: more than half of its cold compile) and
-gains nothing at run time: the compiled function runs the same kind of loop NumPy runs,
-and the Python call that :mod:`blocks.ops.numba_node_linker` makes for every node is paid
-either way. The linker runs such nodes with NumPy and compiles the others, fused
-elementwise loops.
+single ufunc, sums, products, maxima and minima; others compute a single element (the
+arithmetic of shapes). Compiled by Numba, each costs a fraction of a second to a second
+and a half of a cold compile (the attention encoder-decoder's step has about 400 of
+them: more than half of its cold compile) and gains nothing at run time: the compiled
+function runs the same kind of loop NumPy runs, and the Python call that
+:mod:`blocks.ops.numba_node_linker` makes for every node is paid either way. The linker
+runs such nodes with NumPy (elements one by one: with Python) and compiles the others,
+fused elementwise loops over arrays.
 
 Most of these nodes run their op's reference implementation (``perform``), which
 PyTensor's Python linker and its test suite exercise; so do our fused recurrent and
@@ -101,10 +102,19 @@ def _reduction_of(node):
     return ufunc if isinstance(ufunc, np.ufunc) else None
 
 
+def _of_one_element(node):
+    """Whether `node` is elementwise with outputs of one element by their types: the
+    arithmetic of shapes and of scalar hyperparameters, which PyTensor fuses into
+    scalar loops of their own."""
+    return isinstance(node.op, Elemwise) and all(
+        None not in output.type.shape and int(np.prod(output.type.shape)) == 1
+        for output in node.outputs)
+
+
 def runs_in_python(node):
     """Whether the Numba linker runs `node` with NumPy rather than compiling it."""
     return ENABLED and (isinstance(node.op, PERFORMED_OPS) or _ufunc_of(node) is not None
-                        or _reduction_of(node) is not None)
+                        or _reduction_of(node) is not None or _of_one_element(node))
 
 
 def _reduce_function(node, ufunc):
@@ -142,6 +152,24 @@ def _ufunc_function(node, ufunc):
     return run
 
 
+def _element_function(node):
+    # The scalar op's Python implementation on the elements: PyTensor's ``perform``
+    # builds a NumPy ufunc of it, which takes at most 32 inputs and outputs (a fused
+    # node of shape arithmetic may have a hundred).
+    impl = node.op.scalar_op.impl
+    outputs = [(np.dtype(output.type.dtype), output.type.shape) for output in node.outputs]
+
+    def run(*inputs):
+        results = impl(*(x.flat[0] for x in inputs))
+        if len(outputs) == 1:
+            dtype, shape = outputs[0]
+            return np.asarray(results, dtype=dtype).reshape(shape)
+        return tuple(np.asarray(result, dtype=dtype).reshape(shape)
+                     for result, (dtype, shape) in zip(results, outputs))
+
+    return run
+
+
 def python_node_function(node):
     """A function computing `node` (one of :func:`runs_in_python`'s) from its inputs,
     returning its output, or a tuple of its outputs when it has several."""
@@ -151,6 +179,8 @@ def python_node_function(node):
     ufunc = _reduction_of(node)
     if ufunc is not None:
         return _reduce_function(node, ufunc)
+    if _of_one_element(node):
+        return _element_function(node)
     op = node.op
     op.prepare_node(node, None, None, "py")
     n_outputs = len(node.outputs)

@@ -5,6 +5,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from pytensor.tensor.elemwise import Elemwise
 
 from blocks.ops.python_nodes import python_node_function, runs_in_python
 
@@ -113,3 +114,37 @@ def test_reductions_match_numpy_and_keep_their_dtypes(dtype):
         result = python_node_function(output.owner)(value)
         assert isinstance(result, np.ndarray) and result.dtype == output.dtype
         np.testing.assert_allclose(result, expected, rtol=1e-6)
+
+
+def test_elementwise_nodes_of_one_element_run_in_python():
+    i, j = pt.lscalar("i"), pt.lscalar("j")
+    fused = pytensor.function([i, j], pt.switch(pt.lt(i, j), i // 2, j * 3 - i),
+                              mode="NUMBA").maker.fgraph
+    (node,) = [node for node in fused.apply_nodes if isinstance(node.op, Elemwise)]
+    assert runs_in_python(node)
+    run = python_node_function(node)
+    for a, b in ((np.array(-7), np.array(2)), (np.array(5), np.array(1))):
+        expected = a // 2 if a < b else b * 3 - a
+        result = run(a, b)
+        assert result == expected and result.dtype == np.int64 and result.shape == ()
+    x = pt.matrix("x")
+    (loop,) = pytensor.function([x], pt.exp(x) * 2, mode="NUMBA").maker.fgraph.apply_nodes
+    assert not runs_in_python(loop)
+    row = pt.tensor("row", shape=(1, 1))
+    assert runs_in_python(pt.exp(row).owner)
+
+
+def test_a_node_of_one_element_and_many_outputs():
+    from pytensor.scalar.basic import Composite, int64
+
+    scalars = [int64(f"i{k}") for k in range(20)]
+    # 60 operands: more than a NumPy ufunc (PyTensor's perform) takes.
+    composite = Composite(scalars, [s * 2 + 1 for s in scalars] + [s - 3 for s in scalars])
+    inputs = [pt.lscalar(f"i{k}") for k in range(20)]
+    node = Elemwise(composite)(*inputs)[0].owner
+    assert len(node.inputs) + len(node.outputs) > 32 and runs_in_python(node)
+    results = python_node_function(node)(*(np.array(k) for k in range(20)))
+    assert len(results) == 40
+    assert [int(r) for r in results] == [2 * k + 1 for k in range(20)] + [k - 3 for k in
+                                                                            range(20)]
+    assert all(r.dtype == np.int64 and r.shape == () for r in results)
