@@ -22,7 +22,7 @@ import pytensor.tensor as pt
 from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.bricks.interfaces import Feedforward, Initializable
 from blocks.bricks.parallel import Distribute, Parallel
-from blocks.bricks.recurrent.architectures import GatedRecurrent
+from blocks.bricks.recurrent.architectures import GatedRecurrent, SimpleRecurrent
 from blocks.bricks.recurrent.base import BaseRecurrent, recurrent
 from blocks.bricks.sequences import Sequence
 from blocks.bricks.simple import Linear, Tanh
@@ -34,6 +34,9 @@ __all__ = [
     "AbstractAttention", "AbstractAttentionRecurrent", "AttentionRecurrent",
     "GenericSequenceAttention", "SequenceContentAttention", "ShallowEnergyComputer",
 ]
+
+#: The transitions that AttentionRecurrent's fused loop computes.
+_FUSED_TRANSITIONS = (SimpleRecurrent, GatedRecurrent)
 
 
 def _check_ndim(brick, argument, variable, ndim, meaning):
@@ -510,11 +513,14 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
     ----------
     fused : bool
         True (the default): when the transition is a
-        :class:`~blocks.bricks.recurrent.GatedRecurrent` (with its default activations
-        and its ``fused`` attribute on), the attention a
+        :class:`~blocks.bricks.recurrent.SimpleRecurrent` (with a tanh, logistic,
+        identity or rectifier activation) or a
+        :class:`~blocks.bricks.recurrent.GatedRecurrent` (with its default activations),
+        with its ``fused`` attribute on, the attention a
         :class:`SequenceContentAttention` with its default energy computer and linear
         state transformer, and the distribute brick the default one, :meth:`apply` over
         whole sequences builds one
+        :class:`~blocks.ops.attention.op.FusedAttentionSimple` or
         :class:`~blocks.ops.attention.op.FusedAttentionGRU` node (fast, exact
         gradients) instead of a :func:`pytensor.scan` loop over :meth:`do_apply`'s step.
         Set it to False to always get the scan loop, e.g. to find or transform the
@@ -698,8 +704,8 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
         return current_states + list(current_glimpses.values())
 
     def fused_recurrence(self, bound, sequences, states, contexts, reverse):
-        """The outputs of :meth:`do_apply` over whole sequences computed by a
-        :class:`~blocks.ops.attention.op.FusedAttentionGRU` node, or None when the
+        """The outputs of :meth:`do_apply` over whole sequences computed by one fused
+        attention node (see :mod:`blocks.ops.attention.op`), or None when the
         configuration is not one it computes (see :attr:`fused`).
 
         Called by :func:`~blocks.bricks.recurrent.recurrent` with the sequences in time
@@ -708,50 +714,54 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
         parameters = self._fused_parameters(bound)
         if parameters is None:
             return None
-        (U, Ug, W_state, state_bias, w_energy, W_in, in_bias, W_gates, gates_bias) = parameters
+        transition = self.transition
+        glimpse_weights, state_bias, distribution = parameters
         known = {self.attended_name, self.attended_mask_name, self.preprocessed_attended_name}
         attended = contexts.get(self.attended_name)
         preprocessed = contexts.get(self.preprocessed_attended_name)
+        names = transition._fused_sequences
         if (attended is None or preprocessed is None or set(contexts) - known
-                or not {"inputs", "gate_inputs"} <= set(sequences)):
+                or not set(names) <= set(sequences)):
             return None
         attended_mask = contexts.get(self.attended_mask_name)
         mask = sequences.get("mask")
         # The checks the step would make.
         self.attention._check_attended(attended, preprocessed, attended_mask)
-        self.transition.check_sequences(sequences, {"states": states["states"]})
+        transition.check_sequences(sequences, {"states": states["states"]})
         # Biases are the same at every step: they join the loop's inputs outside it.
-        inputs, gate_inputs = sequences["inputs"], sequences["gate_inputs"]
-        if in_bias is not None:
-            inputs = inputs + in_bias
-        if gates_bias is not None:
-            gate_inputs = gate_inputs + gates_bias
+        loop_sequences = [sequences[name] if distribution[name][1] is None
+                          else sequences[name] + distribution[name][1] for name in names]
         if state_bias is not None:
             preprocessed = preprocessed + state_bias
         results = fused_attention_states(
-            inputs, gate_inputs, states["states"], [U, Ug, W_state, w_energy, W_in, W_gates],
-            attended, preprocessed, mask=mask, attended_mask=attended_mask, reverse=reverse)
+            transition._fused_kind, loop_sequences, states["states"],
+            transition._fused_parameters(), attended, preprocessed, glimpse_weights,
+            [distribution[name][0] for name in names], mask=mask,
+            attended_mask=attended_mask, reverse=reverse,
+            activation=transition.fused_activation())
         if results is None:
             return None
         by_name = dict(zip(["states"] + self._glimpse_names, results))
         return [by_name[name] for name in bound.outputs]
 
     def _fused_parameters(self, bound):
-        """The parameters of the fused loop (biases None when absent), or None if it
-        cannot compute this brick's step."""
+        """The parameters of the fused loop: the state transformation and the energy
+        weights, the state transformation's bias, and the distribution's weight and bias
+        by target (biases None when absent); or None if it cannot compute this brick's
+        step."""
         transition, attention, distribute = self.transition, self.attention, self.distribute
         # A subclass that redefines a part of the step gets the scan loop over its step.
         redefined = [name for name in ("do_apply", "take_glimpses", "compute_states")
                      if getattr(type(self), name) is not getattr(AttentionRecurrent, name)]
         if (not self.fused or redefined or bound.application is not AttentionRecurrent.do_apply
-                or not isinstance(transition, GatedRecurrent)
+                or not isinstance(transition, _FUSED_TRANSITIONS)
                 or transition.fused_activation() is None
                 or type(attention) is not SequenceContentAttention
                 or list(attention.state_names) != ["states"]
                 or self._glimpse_names != ["weighted_averages", "weights"]
                 or type(distribute) is not Distribute
                 or distribute.source_name != "weighted_averages"
-                or sorted(distribute.target_names) != ["gate_inputs", "inputs"]):
+                or sorted(distribute.target_names) != sorted(transition._fused_sequences)):
             return None
         (state_transformer,) = attention.state_transformers.children
         energy = attention.energy_computer
@@ -760,14 +770,14 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
                 or energy.children[1].use_bias
                 or any(type(child) is not Linear for child in distribute.children)):
             return None
-        targets = dict(zip(distribute.target_names, distribute.children))
 
         def weight_and_bias(linear):
             return linear.W, (linear.b if linear.use_bias else None)
 
-        return (transition.state_to_state, transition.state_to_gates,
-                *weight_and_bias(state_transformer), energy.children[1].W,
-                *weight_and_bias(targets["inputs"]), *weight_and_bias(targets["gate_inputs"]))
+        state_transformation, state_bias = weight_and_bias(state_transformer)
+        return ([state_transformation, energy.children[1].W], state_bias,
+                {name: weight_and_bias(child)
+                 for name, child in zip(distribute.target_names, distribute.children)})
 
     @do_apply.property("sequences")
     def do_apply_sequences(self):

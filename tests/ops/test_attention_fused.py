@@ -1,5 +1,6 @@
-"""The fused attention decoder: when AttentionRecurrent uses it, its values and gradients
-against numpy and against the scan loop, its errors."""
+"""The fused attention decoders (GRU and simple transitions): when AttentionRecurrent uses
+them, their values and gradients against numpy and against the scan loop, their
+errors."""
 
 import numpy as np
 import pytensor
@@ -7,7 +8,7 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.gradient import verify_grad
 
-from blocks.bricks import Linear, Rectifier
+from blocks.bricks import Identity, Linear, Logistic, Rectifier, Softplus, Tanh
 from blocks.bricks.attention import (
     AttentionRecurrent,
     SequenceContentAttention,
@@ -24,46 +25,62 @@ from blocks.bricks.sequence_generators import (
 )
 from blocks.initialization import IsotropicGaussian
 from blocks.model import Model
-from blocks.ops.attention.op import FusedAttentionGRU
-from tests.bricks.recurrent.recurrent_reference import gru_loop
+from blocks.ops.attention.op import FusedAttentionGRU, FusedAttentionSimple
+from tests.bricks.recurrent.recurrent_reference import gru_loop, sigmoid, simple_loop
 from tests.bricks.test_attention import numpy_masked_softmax
 from tests.graph_helpers import op_names
 
 DIM, ATTENDED_DIM, MATCH_DIM = 3, 4, 5
-NAMES = ("inputs", "gate_inputs", "attended", "mask", "attended_mask")
+KINDS = ("gru", "simple")
+#: The fused op of each kind of transition, by name.
+OP_NAMES = {"gru": "FusedAttentionGRU", "simple": "FusedAttentionSimple"}
+#: The numpy activations of the simple transition's fused activations.
+NUMPY_ACTIVATIONS = {Tanh: np.tanh, Logistic: sigmoid, Identity: lambda x: x,
+                     Rectifier: lambda x: np.maximum(x, 0)}
 
 
-def decoder(distribute_bias=False, state_bias=False, transition=None, energy_computer=None,
-            cls=AttentionRecurrent, state_transformer=None):
+def transition_of(kind, activation=None):
+    if kind == "gru":
+        return GatedRecurrent(dim=DIM)
+    return SimpleRecurrent(dim=DIM, activation=activation or Tanh())
+
+
+def decoder(kind="gru", distribute_bias=False, state_bias=False, transition=None,
+            energy_computer=None, cls=AttentionRecurrent, state_transformer=None):
+    transition = transition or transition_of(kind)
     attention = SequenceContentAttention(
         state_names=["states"], attended_dim=ATTENDED_DIM, match_dim=MATCH_DIM,
         state_transformer=state_transformer or Linear(use_bias=state_bias),
         energy_computer=energy_computer)
     distribute = None
     if distribute_bias:
-        distribute = Distribute(["inputs", "gate_inputs"], "weighted_averages",
-                                prototype=Linear(use_bias=True))
-    brick = cls(transition or GatedRecurrent(dim=DIM), attention, distribute=distribute,
+        distribute = Distribute(
+            [name for name in transition.apply.sequences if name != "mask"],
+            "weighted_averages", prototype=Linear(use_bias=True))
+    brick = cls(transition, attention, distribute=distribute,
                 weights_init=IsotropicGaussian(0.5), biases_init=IsotropicGaussian(0.5))
     brick.initialize()
-    if isinstance(brick.transition, GatedRecurrent):
-        brick.transition.initial_state.set_value(
-            np.random.default_rng(3).normal(size=DIM).astype(pytensor.config.floatX))
+    brick.transition.initial_state.set_value(
+        np.random.default_rng(3).normal(size=DIM).astype(pytensor.config.floatX))
     return brick
 
 
-def random_values(seed=0, n_steps=4, batch=3, length=5, dtype=pytensor.config.floatX):
+def random_values(seed=0, n_steps=4, batch=3, length=5, dtype=pytensor.config.floatX,
+                  kind="gru"):
     rng = np.random.default_rng(seed)
     mask = (rng.random((n_steps, batch)) > 0.3).astype(dtype)
     attended_mask = (rng.random((length, batch)) > 0.3).astype(dtype)
     attended_mask[0] = 1
     attended_mask[:, 0] = 0  # an example with nothing to attend to
-    return {
+    values = {
         "inputs": rng.normal(size=(n_steps, batch, DIM)).astype(dtype),
         "gate_inputs": rng.normal(size=(n_steps, batch, 2 * DIM)).astype(dtype),
         "attended": rng.normal(size=(length, batch, ATTENDED_DIM)).astype(dtype),
         "mask": mask, "attended_mask": attended_mask,
     }
+    if kind == "simple":
+        del values["gate_inputs"]
+    return values
 
 
 def symbolic(values):
@@ -75,16 +92,22 @@ def value(brick):
     return brick.W.get_value(), (brick.b.get_value() if brick.use_bias else 0)
 
 
-def numpy_decoder(brick, inputs, gate_inputs, attended, mask=None, attended_mask=None,
+def numpy_decoder(brick, inputs, attended, gate_inputs=None, mask=None, attended_mask=None,
                   reverse=False):
-    """AttentionRecurrent(GatedRecurrent, SequenceContentAttention) in numpy: states,
-    weighted averages and weights; a step's glimpses come from the state before it."""
+    """AttentionRecurrent(GatedRecurrent or SimpleRecurrent, SequenceContentAttention) in
+    numpy: states, weighted averages and weights; a step's glimpses come from the state
+    before it."""
     transition, attention = brick.transition, brick.attention
     W_pre, b_pre = value(attention.attended_transformer)
     W_state, b_state = value(attention.state_transformers.children[0])
     w_energy = attention.energy_computer.children[1].W.get_value()
-    (W_in, b_in), (W_gates, b_gates) = (value(child) for child in brick.distribute.children)
-    U, Ug = transition.state_to_state.get_value(), transition.state_to_gates.get_value()
+    distribution = {name: value(child) for name, child in zip(brick.distribute.target_names,
+                                                              brick.distribute.children)}
+
+    def distributed(name, sequence, t, averages):
+        W, b = distribution[name]
+        return sequence[t:t + 1] + averages @ W + b
+
     state = np.repeat(transition.initial_state.get_value()[None], inputs.shape[1], axis=0)
     preprocessed = attended @ W_pre + b_pre
     steps = range(len(inputs) - 1, -1, -1) if reverse else range(len(inputs))
@@ -94,9 +117,14 @@ def numpy_decoder(brick, inputs, gate_inputs, attended, mask=None, attended_mask
         energies = (np.tanh(preprocessed + state @ W_state + b_state) @ w_energy)[..., 0]
         weights = numpy_masked_softmax(energies, attended_mask)
         averages = (weights[:, :, None] * attended).sum(axis=0)
-        state = gru_loop(inputs[t:t + 1] + averages @ W_in + b_in,
-                         gate_inputs[t:t + 1] + averages @ W_gates + b_gates,
-                         state, U, Ug, mask[t:t + 1])[0]
+        x = distributed("inputs", inputs, t, averages)
+        if isinstance(transition, GatedRecurrent):
+            state = gru_loop(x, distributed("gate_inputs", gate_inputs, t, averages), state,
+                             transition.state_to_state.get_value(),
+                             transition.state_to_gates.get_value(), mask[t:t + 1])[0]
+        else:
+            state = simple_loop(x, state, transition.W.get_value(), mask[t:t + 1],
+                                activation=NUMPY_ACTIVATIONS[type(transition.activation)])[0]
         results.append((state, averages, weights.T))
     return [np.array(r) for r in zip(*results)]
 
@@ -113,30 +141,34 @@ class DoubledStates(AttentionRecurrent):
         return self._state_names
 
 
-def test_attention_recurrent_uses_the_fused_op_when_it_can():
-    values = symbolic(random_values())
-    for brick in (decoder(), decoder(distribute_bias=True, state_bias=True)):
+@pytest.mark.parametrize("kind", KINDS)
+def test_attention_recurrent_uses_the_fused_op_when_it_can(kind):
+    values = symbolic(random_values(kind=kind))
+    fused = [decoder(kind), decoder(kind, distribute_bias=True, state_bias=True)]
+    if kind == "simple":
+        fused += [decoder(transition=SimpleRecurrent(dim=DIM, activation=activation()))
+                  for activation in (Logistic, Identity, Rectifier)]
+    for brick in fused:
         names = op_names(brick.apply(**values))
-        assert "FusedAttentionGRU" in names and "Scan" not in names
-    unfused, unfused_transition = decoder(), decoder()
+        assert OP_NAMES[kind] in names and "Scan" not in names
+    unfused, unfused_transition = decoder(kind), decoder(kind)
     unfused.fused = False
     unfused_transition.transition.fused = False
 
     class OtherLinear(Linear):
         pass
 
+    unsupported = (GatedRecurrent(dim=DIM, activation=Rectifier()) if kind == "gru"
+                   else SimpleRecurrent(dim=DIM, activation=Softplus()))
     cases = [
-        unfused, unfused_transition, decoder(cls=DoubledStates),
-        decoder(energy_computer=ShallowEnergyComputer(use_bias=True)),
-        decoder(transition=GatedRecurrent(dim=DIM, activation=Rectifier())),
-        decoder(state_transformer=OtherLinear(use_bias=False)),
+        unfused, unfused_transition, decoder(kind, cls=DoubledStates),
+        decoder(kind, energy_computer=ShallowEnergyComputer(use_bias=True)),
+        decoder(transition=unsupported),
+        decoder(kind, state_transformer=OtherLinear(use_bias=False)),
     ]
     for brick in cases:
         names = op_names(brick.apply(**values))
-        assert "FusedAttentionGRU" not in names and "Scan" in names
-    simple = decoder(transition=SimpleRecurrent(dim=DIM, activation=Rectifier()))
-    assert "Scan" in op_names(simple.apply(**{k: v for k, v in values.items()
-                                              if k != "gate_inputs"}))
+        assert not set(OP_NAMES.values()) & names and "Scan" in names
 
 
 def by_name(cost):
@@ -160,17 +192,27 @@ def compiled(brick, values, reverse=False):
     return function(*values.values())
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("case", [
     {}, {"reverse": True}, {"biases": True}, {"no_masks": True},
     {"batch": 150},  # weight gradients summed over two chunks of steps
 ])
-def test_fused_loop_equals_numpy_and_the_scan_loop(case):
-    values = random_values(batch=case.get("batch", 3))
+def test_fused_loop_equals_numpy_and_the_scan_loop(kind, case):
+    values = random_values(batch=case.get("batch", 3), kind=kind)
     if case.get("no_masks"):
         del values["mask"], values["attended_mask"]
     biases = case.get("biases", False)
-    brick = decoder(distribute_bias=biases, state_bias=biases)
-    reverse = case.get("reverse", False)
+    brick = decoder(kind, distribute_bias=biases, state_bias=biases)
+    assert_fused_equals_numpy_and_scan(brick, values, case.get("reverse", False))
+
+
+@pytest.mark.parametrize("activation", [Logistic, Identity, Rectifier])
+def test_simple_transition_activations(activation):
+    brick = decoder(transition=transition_of("simple", activation()))
+    assert_fused_equals_numpy_and_scan(brick, random_values(kind="simple"), reverse=False)
+
+
+def assert_fused_equals_numpy_and_scan(brick, values, reverse):
     fused = compiled(brick, values, reverse)
     expected = numpy_decoder(brick, reverse=reverse, **values)
     for result, reference in zip(fused[:3], expected):
@@ -182,26 +224,46 @@ def test_fused_loop_equals_numpy_and_the_scan_loop(case):
         np.testing.assert_allclose(result, reference, rtol=1e-9, atol=1e-12)
 
 
-def op_values(seed=0, dtype="float64", n_steps=4, batch=3, length=6):
+#: Per kind: the fused op (a function of the flags), the position of the attended among
+#: its inputs and its number of outputs.
+OPS = {"gru": (FusedAttentionGRU, 5, 6),
+       "simple": (lambda *flags: FusedAttentionSimple("tanh", *flags), 3, 5)}
+
+
+def op_values(seed=0, dtype="float64", n_steps=4, batch=3, length=6, kind="gru"):
+    """Random inputs of the fused op of `kind`, in their order, and the two masks."""
     rng = np.random.default_rng(seed)
 
     def normal(*shape):
         return (0.5 * rng.normal(size=shape)).astype(dtype)
 
-    values = [normal(n_steps, batch, DIM), normal(n_steps, batch, 2 * DIM), normal(batch, DIM),
-              normal(DIM, DIM), normal(DIM, 2 * DIM), normal(length, batch, ATTENDED_DIM),
-              normal(length, batch, MATCH_DIM), normal(DIM, MATCH_DIM), normal(MATCH_DIM, 1),
-              normal(ATTENDED_DIM, DIM), normal(ATTENDED_DIM, 2 * DIM)]
+    widths = (1, 2) if kind == "gru" else (1,)
+    values = ([normal(n_steps, batch, w * DIM) for w in widths] + [normal(batch, DIM)]
+              + [normal(DIM, w * DIM) for w in widths]
+              + [normal(length, batch, ATTENDED_DIM), normal(length, batch, MATCH_DIM),
+                 normal(DIM, MATCH_DIM), normal(MATCH_DIM, 1)]
+              + [normal(ATTENDED_DIM, w * DIM) for w in widths])
     mask = (rng.random((n_steps, batch)) > 0.3).astype(dtype)
     attended_mask = (rng.random((length, batch)) > 0.3).astype(dtype)
     attended_mask[:, 0] = 0
     return values, mask, attended_mask
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("masks", [(False, False), (True, False), (False, True), (True, True)])
-def test_fused_op_gradient(masks):
-    values, mask, attended_mask = op_values()
-    op = FusedAttentionGRU(*masks)
+def test_fused_op_gradient(kind, masks):
+    values, mask, attended_mask = op_values(kind=kind)
+    assert_exact_gradient(OPS[kind][0](*masks), values, mask, attended_mask, masks)
+
+
+@pytest.mark.parametrize("activation", ["logistic", "identity"])
+def test_simple_fused_op_gradient_with_other_activations(activation):
+    values, mask, attended_mask = op_values(kind="simple")
+    assert_exact_gradient(FusedAttentionSimple(activation, True, True), values, mask,
+                          attended_mask, (True, True))
+
+
+def assert_exact_gradient(op, values, mask, attended_mask, masks):
     extra = [pt.constant(m) for m, on in zip((mask, attended_mask), masks) if on]
 
     def cost(*inputs):
@@ -212,11 +274,12 @@ def test_fused_op_gradient(masks):
     verify_grad(cost, values, rng=np.random.default_rng(1), mode="FAST_COMPILE")
 
 
-def test_fused_op_mask_gradient():
-    values, mask, attended_mask = op_values()
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_op_mask_gradient(kind):
+    values, mask, attended_mask = op_values(kind=kind)
     variables = [pt.as_tensor_variable(v) for v in values]
     mask_variable = pt.matrix("mask")
-    outputs = FusedAttentionGRU(True, True)(*variables, mask_variable, attended_mask)
+    outputs = OPS[kind][0](True, True)(*variables, mask_variable, attended_mask)
     gradients = pytensor.grad(outputs[0].sum(), [mask_variable])
     assert gradients[0].eval({mask_variable: mask}).shape == mask.shape
     # Check it in the direction of a small change of a mask that is not 0/1.
@@ -229,10 +292,11 @@ def test_fused_op_mask_gradient():
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6)
 
 
-def test_float32_kernel_is_accurate():
-    values, mask, attended_mask = op_values()
+@pytest.mark.parametrize("kind", KINDS)
+def test_float32_kernel_is_accurate(kind):
+    values, mask, attended_mask = op_values(kind=kind)
     single = [v.astype("float32") for v in values]
-    op = FusedAttentionGRU(True, True)
+    op = OPS[kind][0](True, True)
     reference = [o.eval() for o in op(*values, mask, attended_mask)[:3]]
     results = [o.eval() for o in op(*single, mask.astype("float32"),
                                      attended_mask.astype("float32"))[:3]]
@@ -241,53 +305,87 @@ def test_float32_kernel_is_accurate():
         np.testing.assert_allclose(result, expected, rtol=1e-5, atol=2e-6)
 
 
-def test_op_validation():
-    values, mask, attended_mask = op_values()
-    with pytest.raises(TypeError, match="expected 12 inputs, got 11"):
-        FusedAttentionGRU(has_mask=True)(*values)
+@pytest.mark.parametrize("kind", KINDS)
+def test_op_validation(kind):
+    values, mask, attended_mask = op_values(kind=kind)
+    op = OPS[kind][0]
+    n = len(values)
+    with pytest.raises(TypeError, match=f"expected {n + 1} inputs, got {n}"):
+        op(True, False)(*values)
     with pytest.raises(TypeError, match="same float32 or float64 dtype"):
-        FusedAttentionGRU()(*values[:-1], values[-1].astype("float32"))
+        op()(*values[:-1], values[-1].astype("float32"))
     with pytest.raises(TypeError, match="expected ndim=3"):
-        FusedAttentionGRU()(values[0][0], *values[1:])
+        op()(values[0][0], *values[1:])
 
 
-def test_runtime_shape_errors():
-    values, _, _ = op_values()
-    wrong_batch = list(values)
-    wrong_batch[5] = values[5][:, :2]
-    with pytest.raises(ValueError, match="attended .* must have the batch of the inputs"):
-        FusedAttentionGRU()(*wrong_batch)[0].eval()
-    wrong_energy = list(values)
-    wrong_energy[8] = np.ones((MATCH_DIM, 2))
-    with pytest.raises(ValueError, match=r"energy weights must be \(match_dim, 1\)"):
-        FusedAttentionGRU()(*wrong_energy)[0].eval()
+def test_simple_op_refuses_unknown_activations():
+    with pytest.raises(ValueError, match="unsupported activation 'softplus'"):
+        FusedAttentionSimple("softplus")
 
 
-def test_brick_errors_at_graph_build_time():
-    brick = decoder()
-    values = symbolic(random_values())
+#: Per kind: (the index of an input, a wrong value for it, the message of the kernel).
+SHAPE_ERRORS = {
+    "gru": [(1, np.ones((4, 3, 5)), r"gate inputs must be \(time, batch, 2 \* dim\)"),
+            (2, np.ones((2, DIM)), r"initial states must be \(batch, dim\)"),
+            (4, np.ones((DIM, DIM)), r"state to gates\) must be \(dim, 2 \* dim\)"),
+            (10, np.ones((ATTENDED_DIM, DIM)),
+             r"to the gate inputs must be \(attended_dim, 2 \* dim\)")],
+    "simple": [(1, np.ones((2, DIM)), r"initial states must be \(batch, dim\)"),
+               (2, np.ones((DIM, DIM + 1)), r"state to state\) must be \(dim, dim\)")],
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_runtime_shape_errors(kind):
+    values, _, _ = op_values(kind=kind)
+    op, attended, _ = OPS[kind]
+    errors = SHAPE_ERRORS[kind] + [
+        (attended, values[attended][:, :2], "attended .* must have the batch of the inputs"),
+        (attended + 3, np.ones((MATCH_DIM, 2)), r"energy weights must be \(match_dim, 1\)"),
+        (attended + 4, np.ones((ATTENDED_DIM + 1, DIM)),
+         r"to the inputs must be \(attended_dim, dim\)")]
+    for index, wrong, message in errors:
+        wrong_values = list(values)
+        wrong_values[index] = wrong
+        with pytest.raises(ValueError, match=message):
+            op()(*wrong_values)[0].eval()
+    with pytest.raises(ValueError, match=r"the attended mask must be \(length, batch\)"):
+        op(False, True)(*values, np.ones((2, 3)))[0].eval()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_brick_errors_at_graph_build_time(kind):
+    brick = decoder(kind)
+    values = symbolic(random_values(kind=kind))
     with pytest.raises(ValueError, match="argument 'attended'.*ndim"):
         brick.apply(**{**values, "attended": pt.matrix("attended")})
-    with pytest.raises(ValueError, match="argument 'gate_inputs'.*last dimension to be 6"):
-        brick.apply(**{**values, "gate_inputs": pt.tensor3(shape=(None, None, 5))})
+    with pytest.raises(ValueError, match="argument 'inputs'.*last dimension to be 3"):
+        brick.apply(**{**values, "inputs": pt.tensor3(shape=(None, None, 5))})
+    if kind == "gru":
+        with pytest.raises(ValueError, match="argument 'gate_inputs'.*last dimension to be 6"):
+            brick.apply(**{**values, "gate_inputs": pt.tensor3(shape=(None, None, 5))})
 
 
-def test_kept_outputs_and_second_derivatives_are_refused():
-    values, _, _ = op_values()
+@pytest.mark.parametrize("kind", KINDS)
+def test_kept_outputs_and_second_derivatives_are_refused(kind):
+    values, _, _ = op_values(kind=kind)
     variables = [pt.as_tensor_variable(v) for v in values]
-    outputs = FusedAttentionGRU()(*variables)
+    outputs = OPS[kind][0]()(*variables)
     with pytest.raises(NotImplementedError, match="kept for the gradient"):
-        pytensor.grad(outputs[5].sum(), variables[0])
-    first = pytensor.grad(outputs[0].sum(), variables[3])
+        pytensor.grad(outputs[-1].sum(), variables[0])
+    weights = variables[OPS[kind][1] - 1]
+    first = pytensor.grad(outputs[0].sum(), weights)
     with pytest.raises(NotImplementedError, match="second derivatives.*`fused` attribute"):
-        pytensor.grad(first.sum(), variables[3])
+        pytensor.grad(first.sum(), weights)
 
 
-def attention_generator():
+def attention_generator(kind="gru"):
+    transition = transition_of(kind)
+    transition.name = "decoder_transition"
     generator = SequenceGenerator(
         Readout(readout_dim=7, source_names=["states", "feedback", "weighted_averages"],
                 emitter=SoftmaxEmitter(), feedback_brick=LookupFeedback(7, DIM)),
-        GatedRecurrent(dim=DIM, name="decoder_transition"),
+        transition,
         attention=SequenceContentAttention(state_names=["states"],
                                            attended_dim=ATTENDED_DIM, match_dim=MATCH_DIM),
         weights_init=IsotropicGaussian(0.5), biases_init=IsotropicGaussian(0.1))
@@ -295,8 +393,9 @@ def attention_generator():
     return generator
 
 
-def test_sequence_generator_cost_runs_the_fused_loop():
-    generator = attention_generator()
+@pytest.mark.parametrize("kind", KINDS)
+def test_sequence_generator_cost_runs_the_fused_loop(kind):
+    generator = attention_generator(kind)
     targets, mask = pt.lmatrix("targets"), pt.matrix("mask")
     attended, attended_mask = pt.tensor3("attended"), pt.matrix("attended_mask")
     rng = np.random.default_rng(5)
@@ -307,7 +406,7 @@ def test_sequence_generator_cost_runs_the_fused_loop():
         generator.transition.fused = fused
         cost = generator.cost(targets, mask=mask, attended=attended,
                               attended_mask=attended_mask)
-        assert ("FusedAttentionGRU" in op_names(cost)) == fused
+        assert (OP_NAMES[kind] in op_names(cost)) == fused
         parameters = by_name(cost)
         results.append(pytensor.function([targets, mask, attended, attended_mask],
                                          [cost] + pytensor.grad(cost, parameters))(*values))
@@ -316,20 +415,23 @@ def test_sequence_generator_cost_runs_the_fused_loop():
 
 
 @pytest.mark.numba
-def test_fused_loop_under_numba():
-    values = random_values(dtype="float32")
-    brick = decoder()
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_loop_under_numba(kind):
+    values = random_values(dtype="float32", kind=kind)
+    brick = decoder(kind)
     variables = symbolic(values)
     states, averages, weights = brick.apply(**variables)
     cost = (states ** 2).sum() + averages.sum()
-    gradients = pytensor.grad(cost, [brick.transition.state_to_gates, variables["attended"]])
+    # The last recurrent weights: the simple transition's, the GRU's state to gates.
+    recurrent_weights = brick.transition._fused_parameters()[-1]
+    gradients = pytensor.grad(cost, [recurrent_weights, variables["attended"]])
     function = pytensor.function(list(variables.values()), [states] + gradients)
-    assert any(isinstance(node.op, FusedAttentionGRU)
+    assert any(type(node.op).__name__ == OP_NAMES[kind]
                for node in function.maker.fgraph.apply_nodes)
     results = function(*values.values())
     brick.fused = False
     reference = pytensor.function(list(variables.values()), [states] + pytensor.grad(
         (brick.apply(**variables)[0] ** 2).sum() + brick.apply(**variables)[1].sum(),
-        [brick.transition.state_to_gates, variables["attended"]]), mode="FAST_COMPILE")
+        [recurrent_weights, variables["attended"]]), mode="FAST_COMPILE")
     for result, expected in zip(results, reference(*values.values())):
         np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-5)

@@ -1,42 +1,47 @@
-"""The JAX implementations of :class:`~blocks.ops.attention.op.FusedAttentionGRU` and its
-gradient, registered with PyTensor's JAX backend when that backend is loaded.
+"""The JAX implementations of the fused attention ops of :mod:`blocks.ops.attention.op`
+and their gradients, registered with PyTensor's JAX backend when that backend is loaded.
 
-The loop runs with :func:`jax.lax.scan` (see :mod:`blocks.ops.recurrent.jax_loop`); the
-step below is the one of the Numba kernels of :mod:`blocks.ops.attention.kernels`, and the
-forward op returns the same kept outputs (the gradient op receives them).
+The loop runs with :func:`jax.lax.scan` (see :mod:`blocks.ops.recurrent.jax_loop`): each
+step takes the glimpse below, then makes the transition's step of
+:mod:`blocks.ops.recurrent.jax`; these are the steps of the Numba kernels of
+:mod:`blocks.ops.attention.kernels`, and the forward ops return the same kept outputs
+(the gradient ops receive them).
 """
 
 import jax.numpy as jnp
 from pytensor.link.jax.dispatch import jax_funcify
 
 from blocks.ops.attention.op import (
-    _NOT_SEQUENCES,
+    _VISIBLE,
     FusedAttentionGRU,
     FusedAttentionGRUGrad,
+    FusedAttentionSimple,
+    FusedAttentionSimpleGrad,
 )
 from blocks.ops.recurrent import jax_loop
-from blocks.ops.recurrent.jax import gru_transition
+from blocks.ops.recurrent.jax import kept_outputs, recorded_values, transition_step
 from blocks.ops.recurrent.jax_loop import ELEMENTWISE, MaskedSoftmax
 
 _TANH = ELEMENTWISE["tanh"]
-#: The outputs after the visible ones, kept for the gradient, by activation name.
-_KEPT = ("gates", "candidates", "match")
 
 
-def attention_gru_step(present):
+def attention_step(present, transition, n_transition_weights):
     """The step of the attention decoder, for the attended mask `present` (length, batch)
-    (ones without one)."""
+    (ones without one), around the step `transition` of a recurrent transition whose
+    weights are the first `n_transition_weights` weights."""
     softmax = MaskedSoftmax(present)
 
     def step(act, weights, carry, inputs, mask):
-        U, Ug, attended, preprocessed, W_state, w_energy, W_in, W_gates = weights
-        (h,), (x, gx) = carry, inputs
+        attended, preprocessed, W_state, w_energy = weights[
+            n_transition_weights:n_transition_weights + 4]
+        distribution = weights[n_transition_weights + 4:]
         # The glimpse, taken from the state before the step.
-        match = act("match", _TANH, preprocessed + h @ W_state)
+        match = act("match", _TANH, preprocessed + carry[0] @ W_state)
         attention = act("weights", softmax, (match @ w_energy)[:, :, 0])
         averages = jnp.sum(attention[:, :, None] * attended, axis=0)
-        h = gru_transition(act, U, Ug, h, x + averages @ W_in, gx + averages @ W_gates, mask)
-        return (h,), (h, averages, attention.T)
+        inputs = tuple(x + averages @ W for x, W in zip(inputs, distribution))
+        carry, _ = transition(act, weights[:n_transition_weights], carry, inputs, mask)
+        return carry, (carry[0], averages, attention.T)
 
     return step
 
@@ -51,47 +56,56 @@ def _split(op, inputs):
     return data, mask, attended_mask
 
 
-def _step(weights, attended_mask):
-    attended = weights[2]
+def _step(op, weights, attended_mask):
+    """The step of `op`'s loop, and the names of the recorded activations of each output
+    of its transition kept for the gradient."""
+    n_transition_weights = op.spec.transition_weights
+    attended = weights[n_transition_weights]
     present = (jnp.ones(attended.shape[:2], attended.dtype) if attended_mask is None
                else attended_mask)
-    return attention_gru_step(present)
+    transition, kept = transition_step(op)
+    return attention_step(present, transition, n_transition_weights), kept
 
 
-@jax_funcify.register(FusedAttentionGRU)
-def jax_funcify_fused_attention_gru(op, node=None, **kwargs):
-    def fused_attention_gru(*inputs):
+def jax_funcify_fused_attention(op, node=None, **kwargs):
+    n_sequences = len(op.spec.sequence_widths)
+
+    def fused_attention(*inputs):
         data, mask, attended_mask = _split(op, inputs)
-        x, gx, h0, *weights = data
-        weights = tuple(weights)
-        (states, averages, weights_out), values = jax_loop.forward(
-            _step(weights, attended_mask), weights, (h0,), (x, gx), mask, op.reverse)
-        gates, candidates = (jax_loop.to_feature_major(values[name]) for name in _KEPT[:2])
-        return states, averages, weights_out, gates, candidates, values["match"]
+        sequences, h0 = tuple(data[:n_sequences]), data[n_sequences]
+        weights = tuple(data[n_sequences + 1:])
+        step, kept = _step(op, weights, attended_mask)
+        visible, values = jax_loop.forward(step, weights, (h0,), sequences, mask, op.reverse)
+        return (*visible, *kept_outputs(kept, values), values["match"])
 
-    return fused_attention_gru
+    return fused_attention
 
 
-@jax_funcify.register(FusedAttentionGRUGrad)
-def jax_funcify_fused_attention_gru_grad(op, node=None, **kwargs):
-    n_outputs = 3 + len(_KEPT)
+def jax_funcify_fused_attention_grad(op, node=None, **kwargs):
+    spec = op.spec
+    n_parameters = 1 + spec.transition_weights + 4 + len(spec.sequence_widths)
+    n_outputs = _VISIBLE + len(spec.kept) + 1
 
-    def fused_attention_gru_grad(*inputs):
+    def fused_attention_grad(*inputs):
         data, mask, attended_mask = _split(op, inputs)
-        h0, *weights = data[:_NOT_SEQUENCES]
-        weights = tuple(weights)
-        outputs = data[_NOT_SEQUENCES:_NOT_SEQUENCES + n_outputs]
-        visible_grads = tuple(data[_NOT_SEQUENCES + n_outputs:])
-        states, _, weights_out, gates, candidates, match = outputs
-        values = {"weights": jnp.transpose(weights_out, (0, 2, 1)),
-                  "gates": jax_loop.from_feature_major(gates),
-                  "candidates": jax_loop.from_feature_major(candidates),
-                  "match": match}
+        h0, weights = data[0], tuple(data[1:n_parameters])
+        states, _, weights_out, *kept_values, match = data[n_parameters:
+                                                           n_parameters + n_outputs]
+        visible_grads = tuple(data[n_parameters + n_outputs:])
+        step, kept = _step(op, weights, attended_mask)
+        values = recorded_values(kept, kept_values)
+        values.update(weights=jnp.transpose(weights_out, (0, 2, 1)), match=match)
         dim = h0.shape[1]
         input_grads, (h0_grad,), weight_grads, mask_grads = jax_loop.backward(
-            _step(weights, attended_mask), weights, (h0,), (states,), values,
-            visible_grads, (dim, 2 * dim), mask, op.reverse)
+            step, weights, (h0,), (states,), values, visible_grads,
+            [width * dim for width in spec.sequence_widths], mask, op.reverse)
         return (*input_grads, h0_grad, *weight_grads,
                 *([mask_grads] if op.has_mask else []))
 
-    return fused_attention_gru_grad
+    return fused_attention_grad
+
+
+for _forward, _backward in ((FusedAttentionGRU, FusedAttentionGRUGrad),
+                            (FusedAttentionSimple, FusedAttentionSimpleGrad)):
+    jax_funcify.register(_forward)(jax_funcify_fused_attention)
+    jax_funcify.register(_backward)(jax_funcify_fused_attention_grad)

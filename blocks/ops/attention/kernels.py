@@ -1,6 +1,8 @@
-"""Numba kernels of the fused attention decoder: a GRU that attends to a sequence.
+"""Numba kernels of the fused attention decoder: a recurrent transition that attends to a
+sequence.
 
 One step of :class:`~blocks.bricks.attention.AttentionRecurrent` with a
+:class:`~blocks.bricks.recurrent.SimpleRecurrent` or
 :class:`~blocks.bricks.recurrent.GatedRecurrent` transition and the default
 :class:`~blocks.bricks.attention.SequenceContentAttention` (the network of [BCB15]_), from
 the previous state ``h`` ``(batch, dim)``:
@@ -11,14 +13,22 @@ the previous state ``h`` ``(batch, dim)``:
 3. ``weights``: the softmax of the energies over the elements the attended mask keeps
    (exactly zero elsewhere; all zeros for an example whose elements are all masked);
 4. ``averages = sum over elements of weights * attended`` ``(batch, attended_dim)``;
-5. the GRU step with inputs ``x + averages @ W_in`` and gate inputs
-   ``gate_x + averages @ W_gates``, masked by the decoder's mask.
+5. the transition's step, masked by the decoder's mask, with the averages distributed to
+   its inputs: ``h = f(x + averages @ W_in + h @ W)`` for the simple transition, the GRU
+   step with inputs ``x + averages @ W_in`` and gate inputs ``gate_x + averages @
+   W_gates`` for the GRU.
 
-The GRU part works feature-major and reuses the one-step kernels of
-:mod:`blocks.ops.recurrent.kernels`; the attention part works on ``(length, batch,
-features)`` rows, the layout of the attended, so that its inner loops run over
-contiguous features. The backward kernel computes the gradients of every input exactly,
-the weight gradients as matrix products over chunks of steps after the per-step work.
+Steps 1-4 (the *glimpse*) and their gradient are one piece of code for every transition;
+the transitions' steps are the one-step kernels of :mod:`blocks.ops.recurrent.kernels`,
+which work feature-major. The glimpse works on ``(length, batch, features)`` rows, the
+layout of the attended, so that its inner loops run over contiguous features. The
+backward kernels compute the gradients of every input exactly, the weight gradients as
+matrix products over chunks of steps after the per-step work.
+
+Every kernel takes the same six leading arguments: the decoder's mask ``(time, batch)``,
+``has_mask``, the attended mask ``(length, batch)``, ``has_attended_mask`` (a mask is any
+array when its flag is False), ``reverse`` and the activation ``code`` of
+:data:`~blocks.ops.recurrent.kernels.ACTIVATIONS` (the GRU's activations are fixed).
 
 .. [BCB15] Dzmitry Bahdanau, Kyunghyun Cho and Yoshua Bengio. Neural Machine Translation by
    Jointly Learning to Align and Translate.
@@ -43,32 +53,35 @@ from blocks.ops.recurrent.kernels import (
     _transposed,
     _write_transposed,
     gru_backward_work,
+    gru_forward_work,
     gru_step,
     gru_step_backward,
+    simple_backward_arrays,
+    simple_forward_work,
+    simple_step,
+    simple_step_backward,
 )
 
-__all__ = ["attention_gru_forward", "attention_gru_backward"]
+__all__ = ["attention_gru_forward", "attention_gru_backward", "attention_simple_forward",
+           "attention_simple_backward"]
 
 
 @numba.njit(**JIT)
-def _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, gx, h0, U, Ug,
-                  attended, preprocessed, W_state, w_energy, W_in, W_gates):
+def _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, h0, W, attended,
+                  preprocessed, W_state, w_energy, W_in):
+    """Refuse inputs that do not fit, but for the GRU's gate inputs and their weights."""
     n_steps, batch, dim = x.shape
     length, attended_batch, attended_dim = attended.shape
     match_dim = preprocessed.shape[2]
     # Literal messages: building one at run time (a prefix + a message) makes Numba
     # compile its string functions, seconds of every cold compile.
-    if gx.shape[0] != n_steps or gx.shape[1] != batch or gx.shape[2] != 2 * dim:
-        raise ValueError("fused attention loop: "
-                         "the gate inputs must be (time, batch, 2 * dim), like the "
-                         "inputs (time, batch, dim) with twice their last dimension")
     if h0.shape[0] != batch or h0.shape[1] != dim:
         raise ValueError("fused attention loop: "
                          "the initial states must be (batch, dim), with the batch "
                          "and the dimension of the inputs")
-    if U.shape[0] != dim or U.shape[1] != dim or Ug.shape[0] != dim or Ug.shape[1] != 2 * dim:
+    if W.shape[0] != dim or W.shape[1] != dim:
         raise ValueError("fused attention loop: "
-                         "the recurrent weights must be (dim, dim) and (dim, 2 * dim)")
+                         "the recurrent weights (state to state) must be (dim, dim)")
     if attended_batch != batch:
         raise ValueError("fused attention loop: "
                          "the attended (length, batch, attended_dim) must have the "
@@ -83,11 +96,10 @@ def _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, gx, h0, U
     if w_energy.shape[0] != match_dim or w_energy.shape[1] != 1:
         raise ValueError("fused attention loop: "
                          "the energy weights must be (match_dim, 1)")
-    if (W_in.shape[0] != attended_dim or W_in.shape[1] != dim
-            or W_gates.shape[0] != attended_dim or W_gates.shape[1] != 2 * dim):
+    if W_in.shape[0] != attended_dim or W_in.shape[1] != dim:
         raise ValueError("fused attention loop: "
-                         "the distribution weights must be (attended_dim, dim) and "
-                         "(attended_dim, 2 * dim)")
+                         "the weights that distribute the weighted averages to the "
+                         "inputs must be (attended_dim, dim)")
     if has_mask and (mask.shape[0] != n_steps or mask.shape[1] != batch):
         raise ValueError("fused attention loop: "
                          "the mask must be (time, batch), like the first two "
@@ -97,6 +109,9 @@ def _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, gx, h0, U
         raise ValueError("fused attention loop: "
                          "the attended mask must be (length, batch), like the first "
                          "two dimensions of the attended")
+
+
+# The glimpse, forward.
 
 
 @numba.njit(**JIT)
@@ -151,58 +166,53 @@ def _weighted_average(out, w, attended):
 
 
 @numba.njit(**JIT)
-def attention_gru_forward(mask, has_mask, attended_mask, has_attended_mask, reverse, x, gx,
-                          h0, U, Ug, attended, preprocessed, W_state, w_energy, W_in,
-                          W_gates):
-    """Returns the states (time, batch, dim), the weighted averages (time, batch,
-    attended_dim) and the weights (time, batch, length) and, for the backward pass, the
-    GRU's gate values (time, 2 * dim, batch), its candidate values (time, dim, batch) and
-    the match vectors (time, length, batch, match_dim)."""
-    _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, gx, h0, U, Ug,
-                  attended, preprocessed, W_state, w_energy, W_in, W_gates)
-    n_steps, batch, dim = x.shape
-    length, _, attended_dim = attended.shape
+def _glimpse_setup(n_steps, attended_mask, has_attended_mask, attended, preprocessed,
+                   W_state, w_energy):
+    """What every step's glimpse reads: (the attended mask as ones and zeros, the attended,
+    the preprocessed attended, the energy weights as a vector, the state transformation
+    transposed); what it writes: (work arrays, then the match vectors (time, length,
+    batch, match_dim), the weights (time, batch, length) and the weighted averages (time,
+    batch, attended_dim) of every step)."""
+    length, batch, attended_dim = attended.shape
     match_dim = preprocessed.shape[2]
-    dtype = x.dtype
-    masks = _mask_rows(mask, has_mask, n_steps, batch, x)
-    present = _mask_rows(attended_mask, has_attended_mask, length, batch, x)
-    attended = np.ascontiguousarray(attended)
-    preprocessed = np.ascontiguousarray(preprocessed)
-    v = np.ascontiguousarray(w_energy[:, 0])
-    U_T, Ug_T, W_state_T = _transposed(U), _transposed(Ug), _transposed(W_state)
-    W_in_T, W_gates_T = _transposed(W_in), _transposed(W_gates)
-    h, h_new = _transposed(h0), np.empty((dim, batch), dtype=dtype)
-    inputs = np.empty((dim, batch), dtype=dtype)
-    gate_inputs = np.empty((2 * dim, batch), dtype=dtype)
-    reset_states = np.empty((dim, batch), dtype=dtype)
-    transformed = np.empty((match_dim, batch), dtype=dtype)
-    transformed_rows = np.empty((batch, match_dim), dtype=dtype)
-    energies = np.empty((length, batch), dtype=dtype)
-    average = np.empty((attended_dim, batch), dtype=dtype)
-    states = np.empty((n_steps, batch, dim), dtype=dtype)
-    averages = np.empty((n_steps, batch, attended_dim), dtype=dtype)
-    weights = np.empty((n_steps, batch, length), dtype=dtype)
-    gates = np.empty((n_steps, 2 * dim, batch), dtype=dtype)
-    candidates = np.empty((n_steps, dim, batch), dtype=dtype)
-    match = np.empty((n_steps, length, batch, match_dim), dtype=dtype)
-    for t in range(n_steps):
-        s = _source(t, n_steps, reverse)
-        np.dot(W_state_T, h, transformed)
-        _write_transposed(transformed_rows, transformed)
-        _match_energies(match[t], energies, preprocessed, transformed_rows, v)
-        _masked_softmax(energies, present)
-        _write_transposed(weights[t], energies)
-        _weighted_average(averages[t], energies, attended)
-        _transpose_into(average, averages[t])
-        np.dot(W_in_T, average, inputs)
-        _add_transposed(inputs, x[s])
-        np.dot(W_gates_T, average, gate_inputs)
-        _add_transposed(gate_inputs, gx[s])
-        gru_step(h, h_new, gates[t], candidates[t], inputs, gate_inputs, U_T, Ug_T,
-                 reset_states, masks[s], has_mask)
-        _write_transposed(states[t], h_new)
-        h, h_new = h_new, h
-    return states, averages, weights, gates, candidates, match
+    dtype = attended.dtype
+    inputs = (_mask_rows(attended_mask, has_attended_mask, length, batch, attended),
+              np.ascontiguousarray(attended), np.ascontiguousarray(preprocessed),
+              np.ascontiguousarray(w_energy[:, 0]), _transposed(W_state))
+    work = (np.empty((match_dim, batch), dtype=dtype), np.empty((batch, match_dim), dtype=dtype),
+            np.empty((length, batch), dtype=dtype), np.empty((attended_dim, batch), dtype=dtype))
+    outputs = (np.empty((n_steps, length, batch, match_dim), dtype=dtype),
+               np.empty((n_steps, batch, length), dtype=dtype),
+               np.empty((n_steps, batch, attended_dim), dtype=dtype))
+    return inputs, work, outputs
+
+
+@numba.njit(**JIT)
+def _distribute(out, W_T, average, x):
+    """out = W_T @ average + x.T: a sequence's step (batch, features) plus the weighted
+    average (attended_dim, batch) distributed to it, feature-major."""
+    np.dot(W_T, average, out)
+    _add_transposed(out, x)
+
+
+@numba.njit(**JIT)
+def _take_glimpse(h, t, inputs, work, outputs):
+    """The glimpse of step `t` from the state h (dim, batch), written to the step's rows of
+    `outputs`; returns the weighted averages feature-major (attended_dim, batch)."""
+    present, attended, preprocessed, v, W_state_T = inputs
+    transformed, transformed_rows, energies, average = work
+    match, weights, averages = outputs
+    np.dot(W_state_T, h, transformed)
+    _write_transposed(transformed_rows, transformed)
+    _match_energies(match[t], energies, preprocessed, transformed_rows, v)
+    _masked_softmax(energies, present)
+    _write_transposed(weights[t], energies)
+    _weighted_average(averages[t], energies, attended)
+    _transpose_into(average, averages[t])
+    return average
+
+
+# The glimpse, backward.
 
 
 @numba.njit(**JIT)
@@ -253,8 +263,190 @@ def _match_gradient(d_transformed, d_preprocessed, d_v, d_energies, match, v):
 
 
 @numba.njit(**JIT)
-def attention_gru_backward(mask, has_mask, attended_mask, has_attended_mask, reverse, h0, U,
-                           Ug, attended, preprocessed, W_state, w_energy, W_in, W_gates,
+def _glimpse_backward_setup(dim, batch, attended, W_state, w_energy, steps):
+    """What the glimpse's gradient reads: (the attended, the state transformation, the
+    energy weights as a vector); the gradients it sums: (attended, preprocessed attended,
+    state transformation, energy weights as a vector); work arrays; and chunks of `steps`
+    steps (features, steps * batch) of the averages, of d cost / d transformed state and
+    of the previous states, for the weight gradients (the transition's too)."""
+    length, _, attended_dim = attended.shape
+    match_dim = W_state.shape[1]
+    dtype = attended.dtype
+    inputs = (np.ascontiguousarray(attended), np.ascontiguousarray(W_state),
+              np.ascontiguousarray(w_energy[:, 0]))
+    gradients = (np.zeros((length, batch, attended_dim), dtype=dtype),
+                 np.zeros((length, batch, match_dim), dtype=dtype),
+                 np.zeros((dim, match_dim), dtype=dtype), np.zeros(match_dim, dtype=dtype))
+    work = (np.empty((attended_dim, batch), dtype=dtype),
+            np.empty((batch, attended_dim), dtype=dtype), np.empty((length, batch), dtype=dtype),
+            np.empty((batch, match_dim), dtype=dtype), np.empty((match_dim, batch), dtype=dtype))
+    chunks = (np.empty((attended_dim, steps * batch), dtype=dtype),
+              np.empty((match_dim, steps * batch), dtype=dtype),
+              np.empty((dim, steps * batch), dtype=dtype))
+    return inputs, gradients, work, chunks
+
+
+@numba.njit(**JIT)
+def _glimpse_backward(d_h, h, d_average, t, k, averages, weights, match, d_averages,
+                      d_weights, inputs, gradients, work, chunks, buffer):
+    """The gradient of step `t`'s glimpse, taken from the previous state h (dim, batch).
+    `d_average` (attended_dim, batch) holds d cost / d the step's averages through the
+    transition; the averages' own gradient is added to it, the gradients of the glimpse's
+    inputs are summed into `gradients`, and d cost / d previous state through the glimpse
+    is added to d_h (dim, batch). Stores the step's averages, d cost / d transformed state
+    and h at column block `k` of the chunks."""
+    attended, W_state, v = inputs
+    d_attended, d_preprocessed, _, d_v = gradients
+    average, d_average_rows, d_w, d_transformed_rows, d_transformed = work
+    _add_transposed(d_average, d_averages[t])
+    _write_transposed(d_average_rows, d_average)
+    _weights_gradient(d_w, d_average_rows, attended, weights[t], d_weights[t], d_attended)
+    _softmax_gradient(d_w, weights[t])
+    _match_gradient(d_transformed_rows, d_preprocessed, d_v, d_w, match[t], v)
+    _transpose_into(d_transformed, d_transformed_rows)
+    _add_product(d_h, W_state, d_transformed, buffer)
+    _transpose_into(average, averages[t])
+    _store_columns(chunks[0], k, average)
+    _store_columns(chunks[1], k, d_transformed)
+    _store_columns(chunks[2], k, h)
+
+
+@numba.njit(**JIT)
+def _add_glimpse_products(gradients, chunks, columns):
+    """The state transformation's gradient over a chunk of steps."""
+    _add_chunk_product(gradients[2], chunks[2], chunks[1], columns)
+
+
+@numba.njit(**JIT)
+def _glimpse_gradients(gradients):
+    """The gradients of the attended, the preprocessed attended, the state transformation
+    and the energy weights (match_dim, 1)."""
+    d_attended, d_preprocessed, d_W_state, d_v = gradients
+    return d_attended, d_preprocessed, d_W_state, d_v.reshape((d_v.shape[0], 1))
+
+
+# The simple transition: h = f(x + averages @ W_in + h @ W).
+
+
+@numba.njit(**JIT)
+def attention_simple_forward(mask, has_mask, attended_mask, has_attended_mask, reverse, code,
+                             x, h0, W, attended, preprocessed, W_state, w_energy, W_in):
+    """Returns the states (time, batch, dim), the weighted averages (time, batch,
+    attended_dim) and the weights (time, batch, length) and, for the backward pass, the
+    new states before the mask (time, dim, batch) and the match vectors (time, length,
+    batch, match_dim)."""
+    _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, h0, W, attended,
+                  preprocessed, W_state, w_energy, W_in)
+    n_steps, batch, dim = x.shape
+    masks = _mask_rows(mask, has_mask, n_steps, batch, x)
+    glimpse_inputs, glimpse_work, glimpses = _glimpse_setup(
+        n_steps, attended_mask, has_attended_mask, attended, preprocessed, W_state, w_energy)
+    W_T, W_in_T, h = _transposed(W), _transposed(W_in), _transposed(h0)
+    h_new, inputs, states, new = simple_forward_work(n_steps, batch, dim, x)
+    for t in range(n_steps):
+        s = _source(t, n_steps, reverse)
+        average = _take_glimpse(h, t, glimpse_inputs, glimpse_work, glimpses)
+        _distribute(inputs, W_in_T, average, x[s])
+        simple_step(h, h_new, new[t], inputs, W_T, masks[s], has_mask, code)
+        _write_transposed(states[t], h_new)
+        h, h_new = h_new, h
+    match, weights, averages = glimpses
+    return states, averages, weights, new, match
+
+
+@numba.njit(**JIT)
+def attention_simple_backward(mask, has_mask, attended_mask, has_attended_mask, reverse, code,
+                              h0, W, attended, preprocessed, W_state, w_energy, W_in, states,
+                              averages, weights, new, match, d_states, d_averages, d_weights):
+    """The gradients of the inputs of :func:`attention_simple_forward`, in their order:
+    inputs, initial states, recurrent weights, attended, preprocessed attended, state
+    transformation, energy weights, distribution weights, then the mask (meaningless
+    without one)."""
+    n_steps, batch, dim = states.shape
+    attended_dim = attended.shape[2]
+    masks = _mask_rows(mask, has_mask, n_steps, batch, states)
+    W, W_in, h0 = np.ascontiguousarray(W), np.ascontiguousarray(W_in), np.ascontiguousarray(h0)
+    steps = _chunk_steps(batch)
+    d_x, d_mask, d_W, d_h, work, chunk_delta = simple_backward_arrays(n_steps, batch, dim,
+                                                                      steps, states)
+    h, delta, buffer = work
+    d_W_in = np.zeros((attended_dim, dim), dtype=states.dtype)
+    d_average = np.empty((attended_dim, batch), dtype=states.dtype)
+    glimpse_inputs, glimpse_gradients, glimpse_work, glimpse_chunks = _glimpse_backward_setup(
+        dim, batch, attended, W_state, w_energy, steps)
+    chunk_average, _, chunk_h = glimpse_chunks
+    k = 0
+    for t in range(n_steps - 1, -1, -1):
+        s = _source(t, n_steps, reverse)
+        simple_step_backward(d_h, d_states[t], states[t - 1] if t > 0 else h0, new[t],
+                             masks[s], has_mask, code, W, work, d_mask[s], d_x[s])
+        # The inputs received the weighted average through the distribution weights.
+        np.dot(W_in, delta, d_average)
+        _glimpse_backward(d_h, h, d_average, t, k, averages, weights, match, d_averages,
+                          d_weights, glimpse_inputs, glimpse_gradients, glimpse_work,
+                          glimpse_chunks, buffer)
+        _store_columns(chunk_delta, k, delta)
+        k += 1
+        if k == steps or t == 0:
+            columns = k * batch
+            _add_chunk_product(d_W, chunk_h, chunk_delta, columns)
+            _add_chunk_product(d_W_in, chunk_average, chunk_delta, columns)
+            _add_glimpse_products(glimpse_gradients, glimpse_chunks, columns)
+            k = 0
+    d_attended, d_preprocessed, d_W_state, d_energy = _glimpse_gradients(glimpse_gradients)
+    return (d_x, _transposed(d_h), d_W, d_attended, d_preprocessed, d_W_state, d_energy,
+            d_W_in, d_mask)
+
+
+# The gated recurrent unit.
+
+
+@numba.njit(**JIT)
+def attention_gru_forward(mask, has_mask, attended_mask, has_attended_mask, reverse, code, x,
+                          gx, h0, U, Ug, attended, preprocessed, W_state, w_energy, W_in,
+                          W_gates):
+    """Returns the states (time, batch, dim), the weighted averages (time, batch,
+    attended_dim) and the weights (time, batch, length) and, for the backward pass, the
+    GRU's gate values (time, 2 * dim, batch), its candidate values (time, dim, batch) and
+    the match vectors (time, length, batch, match_dim)."""
+    _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, h0, U, attended,
+                  preprocessed, W_state, w_energy, W_in)
+    n_steps, batch, dim = x.shape
+    attended_dim = attended.shape[2]
+    if gx.shape[0] != n_steps or gx.shape[1] != batch or gx.shape[2] != 2 * dim:
+        raise ValueError("fused attention loop: "
+                         "the gate inputs must be (time, batch, 2 * dim), like the "
+                         "inputs (time, batch, dim) with twice their last dimension")
+    if Ug.shape[0] != dim or Ug.shape[1] != 2 * dim:
+        raise ValueError("fused attention loop: "
+                         "the recurrent weights (state to gates) must be (dim, 2 * dim)")
+    if W_gates.shape[0] != attended_dim or W_gates.shape[1] != 2 * dim:
+        raise ValueError("fused attention loop: "
+                         "the weights that distribute the weighted averages to the "
+                         "gate inputs must be (attended_dim, 2 * dim)")
+    masks = _mask_rows(mask, has_mask, n_steps, batch, x)
+    glimpse_inputs, glimpse_work, glimpses = _glimpse_setup(
+        n_steps, attended_mask, has_attended_mask, attended, preprocessed, W_state, w_energy)
+    U_T, Ug_T, h = _transposed(U), _transposed(Ug), _transposed(h0)
+    W_in_T, W_gates_T = _transposed(W_in), _transposed(W_gates)
+    h_new, inputs, gate_inputs, reset_states, states, gates, candidates = gru_forward_work(
+        n_steps, batch, dim, x)
+    for t in range(n_steps):
+        s = _source(t, n_steps, reverse)
+        average = _take_glimpse(h, t, glimpse_inputs, glimpse_work, glimpses)
+        _distribute(inputs, W_in_T, average, x[s])
+        _distribute(gate_inputs, W_gates_T, average, gx[s])
+        gru_step(h, h_new, gates[t], candidates[t], inputs, gate_inputs, U_T, Ug_T,
+                 reset_states, masks[s], has_mask)
+        _write_transposed(states[t], h_new)
+        h, h_new = h_new, h
+    match, weights, averages = glimpses
+    return states, averages, weights, gates, candidates, match
+
+
+@numba.njit(**JIT)
+def attention_gru_backward(mask, has_mask, attended_mask, has_attended_mask, reverse, code,
+                           h0, U, Ug, attended, preprocessed, W_state, w_energy, W_in, W_gates,
                            states, averages, weights, gates, candidates, match, d_states,
                            d_averages, d_weights):
     """The gradients of the inputs of :func:`attention_gru_forward`, in their order:
@@ -262,43 +454,30 @@ def attention_gru_backward(mask, has_mask, attended_mask, has_attended_mask, rev
     preprocessed attended, state transformation, energy weights, the two distribution
     weights, then the mask (meaningless without one)."""
     n_steps, batch, dim = states.shape
-    length, _, attended_dim = attended.shape
-    match_dim = preprocessed.shape[2]
+    attended_dim = attended.shape[2]
     dtype = states.dtype
     masks = _mask_rows(mask, has_mask, n_steps, batch, states)
-    attended = np.ascontiguousarray(attended)
     U, Ug, h0 = np.ascontiguousarray(U), np.ascontiguousarray(Ug), np.ascontiguousarray(h0)
-    W_state = np.ascontiguousarray(W_state)
     W_in, W_gates = np.ascontiguousarray(W_in), np.ascontiguousarray(W_gates)
-    v = np.ascontiguousarray(w_energy[:, 0])
     d_x = np.empty((n_steps, batch, dim), dtype=dtype)
     d_gx = np.empty((n_steps, batch, 2 * dim), dtype=dtype)
     d_mask = np.empty((n_steps, batch), dtype=dtype)
     d_U = np.zeros((dim, dim), dtype=dtype)
     d_Ug = np.zeros((dim, 2 * dim), dtype=dtype)
-    d_attended = np.zeros((length, batch, attended_dim), dtype=dtype)
-    d_preprocessed = np.zeros((length, batch, match_dim), dtype=dtype)
-    d_W_state = np.zeros((dim, match_dim), dtype=dtype)
-    d_v = np.zeros(match_dim, dtype=dtype)
     d_W_in = np.zeros((attended_dim, dim), dtype=dtype)
     d_W_gates = np.zeros((attended_dim, 2 * dim), dtype=dtype)
     d_h = np.zeros((dim, batch), dtype=dtype)
+    d_average = np.empty((attended_dim, batch), dtype=dtype)
+    average_buffer = np.empty((attended_dim, batch), dtype=dtype)
     work = gru_backward_work(dim, batch, states)
     h, d_candidate, d_gate, _, reset_state, buffer = work
-    average = np.empty((attended_dim, batch), dtype=dtype)
-    d_average = np.empty((attended_dim, batch), dtype=dtype)
-    d_average_rows = np.empty((batch, attended_dim), dtype=dtype)
-    average_buffer = np.empty((attended_dim, batch), dtype=dtype)
-    d_w = np.empty((length, batch), dtype=dtype)
-    d_transformed_rows = np.empty((batch, match_dim), dtype=dtype)
-    d_transformed = np.empty((match_dim, batch), dtype=dtype)
     steps = _chunk_steps(batch)
-    chunk_h = np.empty((dim, steps * batch), dtype=dtype)
+    glimpse_inputs, glimpse_gradients, glimpse_work, glimpse_chunks = _glimpse_backward_setup(
+        dim, batch, attended, W_state, w_energy, steps)
+    chunk_average, _, chunk_h = glimpse_chunks
     chunk_reset = np.empty((dim, steps * batch), dtype=dtype)
     chunk_candidate = np.empty((dim, steps * batch), dtype=dtype)
     chunk_gate = np.empty((2 * dim, steps * batch), dtype=dtype)
-    chunk_average = np.empty((attended_dim, steps * batch), dtype=dtype)
-    chunk_transformed = np.empty((match_dim, steps * batch), dtype=dtype)
     k = 0
     for t in range(n_steps - 1, -1, -1):
         s = _source(t, n_steps, reverse)
@@ -307,29 +486,21 @@ def attention_gru_backward(mask, has_mask, attended_mask, has_attended_mask, rev
         # The GRU's inputs received the weighted average through the distribution weights.
         np.dot(W_in, d_candidate, d_average)
         _add_product(d_average, W_gates, d_gate, average_buffer)
-        _add_transposed(d_average, d_averages[t])
-        _write_transposed(d_average_rows, d_average)
-        _weights_gradient(d_w, d_average_rows, attended, weights[t], d_weights[t],
-                          d_attended)
-        _softmax_gradient(d_w, weights[t])
-        _match_gradient(d_transformed_rows, d_preprocessed, d_v, d_w, match[t], v)
-        _transpose_into(d_transformed, d_transformed_rows)
-        _add_product(d_h, W_state, d_transformed, buffer)
-        _transpose_into(average, averages[t])
-        _store_columns(chunk_h, k, h)
+        _glimpse_backward(d_h, h, d_average, t, k, averages, weights, match, d_averages,
+                          d_weights, glimpse_inputs, glimpse_gradients, glimpse_work,
+                          glimpse_chunks, buffer)
         _store_columns(chunk_reset, k, reset_state)
         _store_columns(chunk_candidate, k, d_candidate)
         _store_columns(chunk_gate, k, d_gate)
-        _store_columns(chunk_average, k, average)
-        _store_columns(chunk_transformed, k, d_transformed)
         k += 1
         if k == steps or t == 0:
             columns = k * batch
             _add_chunk_product(d_U, chunk_reset, chunk_candidate, columns)
             _add_chunk_product(d_Ug, chunk_h, chunk_gate, columns)
-            _add_chunk_product(d_W_state, chunk_h, chunk_transformed, columns)
             _add_chunk_product(d_W_in, chunk_average, chunk_candidate, columns)
             _add_chunk_product(d_W_gates, chunk_average, chunk_gate, columns)
+            _add_glimpse_products(glimpse_gradients, glimpse_chunks, columns)
             k = 0
+    d_attended, d_preprocessed, d_W_state, d_energy = _glimpse_gradients(glimpse_gradients)
     return (d_x, d_gx, _transposed(d_h), d_U, d_Ug, d_attended, d_preprocessed, d_W_state,
-            d_v.reshape((match_dim, 1)), d_W_in, d_W_gates, d_mask)
+            d_energy, d_W_in, d_W_gates, d_mask)

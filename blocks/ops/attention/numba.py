@@ -1,5 +1,6 @@
-"""The Numba implementations of :class:`~blocks.ops.attention.op.FusedAttentionGRU` and
-its gradient, registered with PyTensor's Numba backend when that backend is loaded.
+"""The Numba implementations of the fused attention ops of
+:mod:`blocks.ops.attention.op` and their gradients, registered with PyTensor's Numba
+backend when that backend is loaded.
 
 The loops themselves are the kernels of :mod:`blocks.ops.attention.kernels`.
 """
@@ -9,19 +10,22 @@ from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache
 from blocks.ops.attention.op import (
     FusedAttentionGRU,
     FusedAttentionGRUGrad,
+    FusedAttentionSimple,
+    FusedAttentionSimpleGrad,
     run_attention_kernel,
 )
 from blocks.ops.numba_glue import objmode_function
 
 # Bump when _run's arguments or results change (it enters PyTensor's Numba cache key).
-_NUMBA_VERSION = 1
+_NUMBA_VERSION = 2
 
 
 def _numba_funcify(op, node, **kwargs):
-    backward, props = op._backward, op._props_tuple
-    return objmode_function(lambda inputs: run_attention_kernel(backward, props, inputs), node,
+    arguments = op.run_arguments
+    return objmode_function(lambda inputs: run_attention_kernel(*arguments, inputs), node,
                             _NUMBA_VERSION)
 
 
-for _op_type in (FusedAttentionGRU, FusedAttentionGRUGrad):
+for _op_type in (FusedAttentionGRU, FusedAttentionGRUGrad, FusedAttentionSimple,
+                 FusedAttentionSimpleGrad):
     register_funcify_default_op_cache_key(_op_type)(_numba_funcify)

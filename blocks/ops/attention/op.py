@@ -1,16 +1,40 @@
-"""The fused attention decoder: a GRU attending to a sequence, the whole loop one node.
+"""The fused attention decoder: a recurrent transition attending to a sequence, the whole
+loop one node.
 
-:class:`FusedAttentionGRU` computes what
+:class:`FusedAttentionGRU` and :class:`FusedAttentionSimple` compute what
 :class:`~blocks.bricks.attention.AttentionRecurrent` computes over a whole sequence when
-its transition is a :class:`~blocks.bricks.recurrent.GatedRecurrent` and its attention
-the default :class:`~blocks.bricks.attention.SequenceContentAttention`: the states, the
-weighted averages and the attention weights. Its gradient is
-:class:`FusedAttentionGRUGrad`, an exact hand-derived backward pass. Both run the Numba
-kernels of :mod:`blocks.ops.attention.kernels`, under the Numba linker and in Python
-modes alike. :class:`~blocks.bricks.attention.AttentionRecurrent` uses them
+its transition is a :class:`~blocks.bricks.recurrent.GatedRecurrent` or a
+:class:`~blocks.bricks.recurrent.SimpleRecurrent` and its attention the default
+:class:`~blocks.bricks.attention.SequenceContentAttention`: the states, the weighted
+averages and the attention weights. Their gradients are :class:`FusedAttentionGRUGrad`
+and :class:`FusedAttentionSimpleGrad`, exact hand-derived backward passes. All run the
+Numba kernels of :mod:`blocks.ops.attention.kernels`, under the Numba linker and in
+Python modes alike. :class:`~blocks.bricks.attention.AttentionRecurrent` uses them
 automatically (see its ``fused`` attribute); the loop built with :func:`pytensor.scan`
 remains for every other configuration.
+
+Inputs of a forward op, all of one float dtype, in this order: the transition's
+sequences (``inputs (time, batch, dim)``, then for the GRU ``gate_inputs (time, batch, 2
+* dim)``), the initial ``states (batch, dim)``, the transition's recurrent weights (the
+simple transition's ``state_to_state (dim, dim)``; the GRU's ``state_to_state (dim,
+dim)`` and ``state_to_gates (dim, 2 * dim)``), the ``attended (length, batch,
+attended_dim)``, its preprocessed version ``(length, batch, match_dim)``, the state
+transformation ``(dim, match_dim)``, the energy weights ``(match_dim, 1)``, and the
+weights that distribute the weighted average to each sequence (``(attended_dim, dim)``,
+then for the GRU ``(attended_dim, 2 * dim)``); then the decoder's mask ``(time, batch)``
+and the attended mask ``(length, batch)``, if the op has them. Biases of the state
+transformation and of the distribution are added to the preprocessed attended and to
+the sequences before the loop.
+
+Outputs: the states ``(time, batch, dim)``, the weighted averages ``(time, batch,
+attended_dim)`` and the weights ``(time, batch, length)`` of every step (the glimpses
+are taken from the state before the step), then outputs kept for the gradient: the
+transition's values ``(time, features, batch)`` (the simple transition's new states
+before the mask; the GRU's gates and candidates) and the match vectors ``(time, length,
+batch, match_dim)``.
 """
+
+from collections import namedtuple
 
 import numpy as np
 import pytensor.tensor as pt
@@ -19,24 +43,50 @@ from pytensor.graph.op import Op
 from pytensor.scalar import upcast
 
 from blocks.ops.attention import kernels as attention_kernels
+from blocks.ops.recurrent.kernels import ACTIVATIONS
 from blocks.ops.recurrent.op import check_inputs, visible_gradients
 
-__all__ = ["FusedAttentionGRU", "FusedAttentionGRUGrad", "fused_attention_states"]
+__all__ = ["FusedAttentionGRU", "FusedAttentionGRUGrad", "FusedAttentionSimple",
+           "FusedAttentionSimpleGrad", "fused_attention_states"]
 
-#: The inputs of the forward op, in order (then the mask and the attended mask, if any).
-INPUTS = ("inputs", "gate_inputs", "states", "state_to_state", "state_to_gates",
-          "attended", "preprocessed_attended", "state_transformation", "energy_weights",
-          "distribute_to_inputs", "distribute_to_gates")
-_NDIMS = (3, 3, 2, 2, 2, 3, 3, 2, 2, 2, 2)
-#: The number of inputs that are not sequences (time, batch, ...): from the initial states.
-_NOT_SEQUENCES = len(INPUTS) - 2
-#: The outputs: the results (states, weighted averages, weights), then what the gradient
-#: needs (gates, candidates, match vectors).
+_Kind = namedtuple("_Kind", [
+    "sequence_widths",  # the last dimension of each sequence input, in multiples of dim
+    "transition_weights",  # the number of recurrent weights, (dim, multiple of dim) each
+    "kept",  # widths, in multiples of dim, of the transition's outputs kept for the
+    # gradient, which are (time, width, batch)
+    "forward", "backward",
+])
+
+KINDS = {
+    "simple": _Kind((1,), 1, (1,), attention_kernels.attention_simple_forward,
+                    attention_kernels.attention_simple_backward),
+    "gru": _Kind((1, 2), 2, (2, 1), attention_kernels.attention_gru_forward,
+                 attention_kernels.attention_gru_backward),
+}
+
+#: The visible outputs: states, weighted averages, weights.
 _VISIBLE = 3
+#: The inputs of the glimpse: attended, preprocessed attended, state transformation,
+#: energy weights.
+_GLIMPSE_NDIMS = (3, 3, 2, 2)
 
 
-def run_attention_kernel(backward, props, inputs):
-    has_mask, has_attended_mask, reverse = props
+def _input_ndims(spec):
+    """The ranks of a forward op's inputs before the masks."""
+    n_sequences = len(spec.sequence_widths)
+    return ((3,) * n_sequences + (2,) * (1 + spec.transition_weights) + _GLIMPSE_NDIMS
+            + (2,) * n_sequences)
+
+
+def _attended_index(spec):
+    """The position of the attended among a forward op's inputs."""
+    return len(spec.sequence_widths) + 1 + spec.transition_weights
+
+
+def run_attention_kernel(backward, kind, activation, has_mask, has_attended_mask, reverse,
+                         inputs):
+    """Run the forward (or backward) kernel of `kind` on the inputs of the op's node."""
+    spec = KINDS[kind]
     n_masks = has_mask + has_attended_mask
     data = list(inputs[:len(inputs) - n_masks])
     masks = list(inputs[len(inputs) - n_masks:])
@@ -44,14 +94,18 @@ def run_attention_kernel(backward, props, inputs):
     # Copies: a constant mask is read-only, a type Numba would compile the kernel for again.
     mask = np.array(masks.pop(0)) if has_mask else empty
     attended_mask = np.array(masks.pop(0)) if has_attended_mask else empty
-    kernel = (attention_kernels.attention_gru_backward if backward
-              else attention_kernels.attention_gru_forward)
-    results = kernel(mask, has_mask, attended_mask, has_attended_mask, reverse, *data)
-    return tuple(results[:len(INPUTS) + has_mask]) if backward else tuple(results)
+    kernel = spec.backward if backward else spec.forward
+    results = kernel(mask, has_mask, attended_mask, has_attended_mask, reverse,
+                     ACTIVATIONS[activation], *data)
+    n_inputs = len(_input_ndims(spec))
+    return tuple(results[:n_inputs + has_mask]) if backward else tuple(results)
 
 
 class _FusedAttentionOp(Op):
     __props__ = ("has_mask", "has_attended_mask", "reverse")
+    #: The transition: a key of KINDS.
+    kind = None
+    activation = "tanh"
     _backward = False
 
     def __init__(self, has_mask=False, has_attended_mask=False, reverse=False):
@@ -60,11 +114,17 @@ class _FusedAttentionOp(Op):
         self.reverse = bool(reverse)
 
     @property
-    def _props_tuple(self):
-        return self.has_mask, self.has_attended_mask, self.reverse
+    def spec(self):
+        return KINDS[self.kind]
+
+    @property
+    def run_arguments(self):
+        """The arguments of :func:`run_attention_kernel` before the inputs."""
+        return (self._backward, self.kind, self.activation, self.has_mask,
+                self.has_attended_mask, self.reverse)
 
     def perform(self, node, inputs, output_storage):
-        results = run_attention_kernel(self._backward, self._props_tuple, inputs)
+        results = run_attention_kernel(*self.run_arguments, inputs)
         for storage, result in zip(output_storage, results):
             storage[0] = result
 
@@ -76,29 +136,138 @@ class _FusedAttentionOp(Op):
         check_inputs(self, inputs, tuple(ndims) + (2,) * (expected - len(ndims)))
         return inputs
 
+    def _masks(self, inputs):
+        n_masks = self.has_mask + self.has_attended_mask
+        return inputs[len(inputs) - n_masks:]
+
     def __str__(self):
         flags = [flag for flag, on in (("mask", self.has_mask),
                                        ("attended_mask", self.has_attended_mask),
                                        ("reverse", self.reverse)) if on]
+        if "activation" in self.__props__:
+            flags.insert(0, self.activation)
         return f"{type(self).__name__}{{{', '.join(flags)}}}"
 
 
-def _output_shapes(n_steps, batch, dim, length, attended_dim, match_dim):
+class _WithActivation(_FusedAttentionOp):
+    """The simple transition's ops: the activation is a property."""
+
+    __props__ = ("activation", "has_mask", "has_attended_mask", "reverse")
+    kind = "simple"
+    # PyTensor defines a __str__ for every class that lists __props__.
+    __str__ = _FusedAttentionOp.__str__
+
+    def __init__(self, activation="tanh", has_mask=False, has_attended_mask=False,
+                 reverse=False):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"{type(self).__name__}: unsupported activation {activation!r}; "
+                             f"supported: {sorted(ACTIVATIONS)}")
+        self.activation = activation
+        super().__init__(has_mask, has_attended_mask, reverse)
+
+
+def _output_shapes(spec, n_steps, batch, dim, length, attended_dim, match_dim):
     def times(n, value):
         return None if value is None else n * value
 
-    return [(n_steps, batch, dim), (n_steps, batch, attended_dim), (n_steps, batch, length),
-            (n_steps, times(2, dim), batch), (n_steps, dim, batch),
-            (n_steps, length, batch, match_dim)]
+    return ([(n_steps, batch, dim), (n_steps, batch, attended_dim), (n_steps, batch, length)]
+            + [(n_steps, times(width, dim), batch) for width in spec.kept]
+            + [(n_steps, length, batch, match_dim)])
 
 
-class FusedAttentionGRU(_FusedAttentionOp):
+def _dimensions(spec, shapes):
+    """(time, batch, dim, length, attended_dim, match_dim) from the shapes of a forward
+    op's inputs."""
+    n_steps, batch = shapes[0][:2]
+    dim = shapes[len(spec.sequence_widths)][1]
+    attended = _attended_index(spec)
+    length, _, attended_dim = shapes[attended]
+    return n_steps, batch, dim, length, attended_dim, shapes[attended + 1][2]
+
+
+class _FusedAttentionGradOp(_FusedAttentionOp):
+    """Inputs: the forward op's inputs from the initial states on (not the sequences), its
+    outputs, the gradients of its three visible outputs, then the masks. Outputs: the
+    gradients of the forward op's inputs, in their order, the decoder's mask included;
+    not the attended mask's, which is zero."""
+
+    _backward = True
+
+    def _n_parameters(self):
+        return len(_input_ndims(self.spec)) - len(self.spec.sequence_widths)
+
+    def make_node(self, *inputs):
+        spec = self.spec
+        parameter_ndims = _input_ndims(spec)[len(spec.sequence_widths):]
+        output_ndims = (3,) * (_VISIBLE + len(spec.kept)) + (4,)
+        inputs = self._inputs(inputs, parameter_ndims + output_ndims + (3,) * _VISIBLE)
+        n_parameters = len(parameter_ndims)
+        states = inputs[n_parameters]
+        n_steps, batch, dim = states.type.shape
+        sequences = [pt.tensor(dtype=states.dtype,
+                               shape=(n_steps, batch, None if dim is None else width * dim))
+                     for width in spec.sequence_widths]
+        parameters = [v.type() for v in inputs[:n_parameters]]
+        mask = [self._masks(inputs)[0].type()] if self.has_mask else []
+        return Apply(self, inputs, sequences + parameters + mask)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        n_parameters = self._n_parameters()
+        n_steps, batch, dim = input_shapes[n_parameters]
+        sequences = [(n_steps, batch, width * dim) for width in self.spec.sequence_widths]
+        mask = [self._masks(input_shapes)[0]] if self.has_mask else []
+        return sequences + list(input_shapes[:n_parameters]) + mask
+
+    def pullback(self, inputs, outputs, output_grads):
+        raise NotImplementedError(
+            f"{self}: second derivatives through the fused attention loop are not "
+            f"implemented; set the AttentionRecurrent brick's `fused` attribute to False to "
+            f"build the loop with scan")
+
+
+class _FusedAttentionForwardOp(_FusedAttentionOp):
+    #: The op of the gradient.
+    gradient_type = None
+
+    def make_node(self, *inputs):
+        spec = self.spec
+        inputs = self._inputs(inputs, _input_ndims(spec))
+        shapes = _output_shapes(spec, *_dimensions(spec, [v.type.shape for v in inputs]))
+        outputs = [pt.tensor(dtype=inputs[0].dtype, shape=shape) for shape in shapes]
+        return Apply(self, inputs, outputs)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return _output_shapes(self.spec, *_dimensions(self.spec, input_shapes))
+
+    def pullback(self, inputs, outputs, output_grads):
+        grads = visible_gradients(self, outputs, output_grads, _VISIBLE)
+        masks = self._masks(inputs)
+        parameters = inputs[len(self.spec.sequence_widths):len(inputs) - len(masks)]
+        backward = self.gradient_type(*[getattr(self, name) for name in self.__props__])
+        results = backward(*parameters, *outputs, *grads, *masks, return_list=True)
+        # The attended mask only selects elements: its gradient is zero.
+        return results + [pt.zeros_like(mask) for mask in masks[self.has_mask:]]
+
+
+class FusedAttentionGRUGrad(_FusedAttentionGradOp):
+    """The gradient of :class:`FusedAttentionGRU` with respect to its inputs (see
+    :mod:`blocks.ops.attention.op`)."""
+
+    kind = "gru"
+
+
+class FusedAttentionSimpleGrad(_WithActivation, _FusedAttentionGradOp):
+    """The gradient of :class:`FusedAttentionSimple` with respect to its inputs (see
+    :mod:`blocks.ops.attention.op`)."""
+
+
+class FusedAttentionGRU(_FusedAttentionForwardOp):
     """The loop of a GRU that attends to a sequence, over a whole sequence of inputs.
 
     Parameters
     ----------
     has_mask : bool
-        Whether the decoder's mask ``(time, batch)`` follows the inputs listed below.
+        Whether the decoder's mask ``(time, batch)`` follows the inputs.
     has_attended_mask : bool
         Whether the attended's mask ``(length, batch)`` comes next.
     reverse : bool
@@ -106,26 +275,17 @@ class FusedAttentionGRU(_FusedAttentionOp):
 
     Notes
     -----
-    Inputs, all of one float dtype: ``inputs (time, batch, dim)``, ``gate_inputs (time,
-    batch, 2 * dim)``, the initial ``states (batch, dim)``, the GRU's ``state_to_state
-    (dim, dim)`` and ``state_to_gates (dim, 2 * dim)``, the ``attended (length, batch,
-    attended_dim)``, its preprocessed version ``(length, batch, match_dim)``, the state
-    transformation ``(dim, match_dim)``, the energy weights ``(match_dim, 1)`` and the
-    weights that distribute the weighted average to the inputs ``(attended_dim, dim)`` and
-    to the gate inputs ``(attended_dim, 2 * dim)``; then the masks. Biases of the state
-    transformation and of the distribution are added to the preprocessed attended and to
-    the inputs before the loop.
-
-    Outputs: the states ``(time, batch, dim)``, the weighted averages ``(time, batch,
-    attended_dim)`` and the weights ``(time, batch, length)`` of every step (the glimpses
-    are taken from the state before the step), then three outputs kept for the gradient.
+    Inputs: ``inputs, gate_inputs, states, state_to_state, state_to_gates, attended,
+    preprocessed_attended, state_transformation, energy_weights, distribute_to_inputs,
+    distribute_to_gates``, then the masks; outputs: ``states, weighted_averages,
+    weights``, then the gates, the candidates and the match vectors, kept for the
+    gradient. Shapes: see :mod:`blocks.ops.attention.op`.
 
     Examples
     --------
     With zero weights the attention averages the attended uniformly, and nothing reaches
     the states:
 
-    >>> import pytensor.tensor as pt
     >>> dim, length, attended_dim, match_dim = 2, 3, 4, 5
     >>> zeros = [np.zeros((4, 1, dim)), np.zeros((4, 1, 2 * dim)), np.zeros((1, dim)),
     ...          np.zeros((dim, dim)), np.zeros((dim, 2 * dim))]
@@ -138,103 +298,94 @@ class FusedAttentionGRU(_FusedAttentionOp):
     ((4, 1, 2), array([4., 5., 6., 7.]), array([0.333..., 0.333..., 0.333...]))
     """
 
-    def make_node(self, *inputs):
-        inputs = self._inputs(inputs, _NDIMS)
-        x, attended, preprocessed = inputs[0], inputs[5], inputs[6]
-        n_steps, batch = x.type.shape[:2]
-        dim = inputs[2].type.shape[1]
-        length, _, attended_dim = attended.type.shape
-        match_dim = preprocessed.type.shape[2]
-        outputs = [pt.tensor(dtype=x.dtype, shape=shape) for shape in _output_shapes(
-            n_steps, batch, dim, length, attended_dim, match_dim)]
-        return Apply(self, inputs, outputs)
-
-    def infer_shape(self, fgraph, node, input_shapes):
-        n_steps, batch = input_shapes[0][:2]
-        dim = input_shapes[2][1]
-        length, _, attended_dim = input_shapes[5]
-        match_dim = input_shapes[6][2]
-        return _output_shapes(n_steps, batch, dim, length, attended_dim, match_dim)
-
-    def pullback(self, inputs, outputs, output_grads):
-        grads = visible_gradients(self, outputs, output_grads, _VISIBLE)
-        n_masks = self.has_mask + self.has_attended_mask
-        parameters = inputs[2:len(inputs) - n_masks]
-        masks = inputs[len(inputs) - n_masks:]
-        backward = FusedAttentionGRUGrad(*self._props_tuple)
-        results = backward(*parameters, *outputs, *grads, *masks, return_list=True)
-        # The attended mask only selects elements: its gradient is zero.
-        return results + [pt.zeros_like(mask) for mask in masks[self.has_mask:]]
+    kind = "gru"
+    gradient_type = FusedAttentionGRUGrad
 
 
-class FusedAttentionGRUGrad(_FusedAttentionOp):
-    """The gradient of :class:`FusedAttentionGRU` with respect to its inputs.
+class FusedAttentionSimple(_WithActivation, _FusedAttentionForwardOp):
+    """The loop of a simple recurrent transition that attends to a sequence:
+    ``h_t = f(x_t + averages_t @ distribute_to_inputs + h_{t-1} @ state_to_state)``, the
+    glimpse ``averages_t`` taken from ``h_{t-1}``.
 
-    Inputs: the forward op's inputs from the initial states on (not the sequences), its
-    six outputs, the gradients of its three visible outputs, then the masks. Outputs: the
-    gradients of the forward op's inputs, in their order, the decoder's mask included;
-    not the attended mask's, which is zero.
+    Parameters
+    ----------
+    activation : str
+        ``f``: ``'tanh'``, ``'logistic'``, ``'identity'`` or ``'rectifier'``.
+    has_mask, has_attended_mask, reverse : bool
+        As for :class:`FusedAttentionGRU`.
+
+    Notes
+    -----
+    Inputs: ``inputs, states, state_to_state, attended, preprocessed_attended,
+    state_transformation, energy_weights, distribute_to_inputs``, then the masks;
+    outputs: ``states, weighted_averages, weights``, then the new states before the mask
+    and the match vectors, kept for the gradient. Shapes: see
+    :mod:`blocks.ops.attention.op`.
+
+    Examples
+    --------
+    With the identity, zero inputs and zero recurrent weights, a state is the weighted
+    average of the attended, here uniform, distributed by the identity:
+
+    >>> dim, length, match_dim = 2, 3, 4
+    >>> attended = np.arange(length * dim, dtype=float).reshape(length, 1, dim)
+    >>> zeros = [np.zeros((2, 1, dim)), np.zeros((1, dim)), np.zeros((dim, dim))]
+    >>> glimpse = [np.zeros((length, 1, match_dim)), np.zeros((dim, match_dim)),
+    ...            np.zeros((match_dim, 1))]
+    >>> op = FusedAttentionSimple('identity')
+    >>> states, averages, weights = op(*zeros, attended, *glimpse, np.eye(dim))[:3]
+    >>> states.eval()[:, 0]
+    array([[2., 3.],
+           [2., 3.]])
     """
 
-    _backward = True
-
-    def make_node(self, *inputs):
-        inputs = self._inputs(inputs, _NDIMS[2:] + (3, 3, 3, 3, 3, 4, 3, 3, 3))
-        states = inputs[_NOT_SEQUENCES]
-        dtype = states.dtype
-        n_steps, batch, dim = states.type.shape
-        sequences = [pt.tensor(dtype=dtype, shape=(n_steps, batch, width))
-                     for width in (dim, None if dim is None else 2 * dim)]
-        parameters = [v.type() for v in inputs[:_NOT_SEQUENCES]]
-        mask = [inputs[len(inputs) - self.has_attended_mask - 1].type()] if self.has_mask \
-            else []
-        return Apply(self, inputs, sequences + parameters + mask)
-
-    def infer_shape(self, fgraph, node, input_shapes):
-        n_steps, batch, dim = input_shapes[_NOT_SEQUENCES]
-        parameters = list(input_shapes[:_NOT_SEQUENCES])
-        mask = ([input_shapes[len(input_shapes) - self.has_attended_mask - 1]]
-                if self.has_mask else [])
-        return [(n_steps, batch, dim), (n_steps, batch, 2 * dim)] + parameters + mask
-
-    def pullback(self, inputs, outputs, output_grads):
-        raise NotImplementedError(
-            f"{self}: second derivatives through the fused attention loop are not "
-            f"implemented; set the AttentionRecurrent brick's `fused` attribute to False to "
-            f"build the loop with scan")
+    gradient_type = FusedAttentionSimpleGrad
 
 
-def fused_attention_states(inputs, gate_inputs, states, parameters, attended,
-                           preprocessed_attended, mask=None, attended_mask=None,
-                           reverse=False):
-    """The states, weighted averages and weights of a :class:`FusedAttentionGRU` loop.
+#: The forward op of each kind.
+FORWARD = {"gru": FusedAttentionGRU, "simple": FusedAttentionSimple}
+
+
+def fused_attention_states(kind, sequences, states, transition_weights, attended,
+                           preprocessed_attended, glimpse_weights, distribution_weights,
+                           mask=None, attended_mask=None, reverse=False, activation="tanh"):
+    """The states, weighted averages and weights of a fused attention loop.
 
     All inputs are cast to their common float dtype; None is returned when it is not
     float32 or float64.
 
     Parameters
     ----------
-    inputs, gate_inputs : TensorVariable
-        ``(time, batch, dim)`` and ``(time, batch, 2 * dim)``.
+    kind : {'simple', 'gru'}
+    sequences : list of TensorVariable
+        ``[inputs]``, or ``[inputs, gate_inputs]`` for ``'gru'``; time-major.
     states : TensorVariable
         The initial states ``(batch, dim)``.
-    parameters : list of TensorVariable
-        ``state_to_state, state_to_gates, state_transformation, energy_weights,
-        distribute_to_inputs, distribute_to_gates`` (see :class:`FusedAttentionGRU`).
+    transition_weights : list of TensorVariable
+        ``[state_to_state]``, or ``[state_to_state, state_to_gates]`` for ``'gru'``.
     attended, preprocessed_attended : TensorVariable
         ``(length, batch, attended_dim)`` and ``(length, batch, match_dim)``.
+    glimpse_weights : list of TensorVariable
+        The state transformation ``(dim, match_dim)`` and the energy weights
+        ``(match_dim, 1)``.
+    distribution_weights : list of TensorVariable
+        The weights that distribute the weighted averages to each sequence.
     mask, attended_mask : TensorVariable, optional
         ``(time, batch)`` and ``(length, batch)``.
+    activation : str
+        The simple transition's activation (see :class:`FusedAttentionSimple`).
     """
-    U, Ug, W_state, w_energy, W_in, W_gates = parameters
     variables = [pt.as_tensor_variable(v) for v in (
-        inputs, gate_inputs, states, U, Ug, attended, preprocessed_attended, W_state,
-        w_energy, W_in, W_gates)]
+        *sequences, states, *transition_weights, attended, preprocessed_attended,
+        *glimpse_weights, *distribution_weights)]
     dtype = upcast(*[v.dtype for v in variables])
     if dtype not in ("float32", "float64"):
         return None
     masks = [pt.as_tensor_variable(m) for m in (mask, attended_mask) if m is not None]
     variables = [v if v.dtype == dtype else v.astype(dtype) for v in variables + masks]
-    op = FusedAttentionGRU(has_mask=mask is not None,
-                           has_attended_mask=attended_mask is not None, reverse=reverse)
+    flags = {"has_mask": mask is not None, "has_attended_mask": attended_mask is not None,
+             "reverse": reverse}
+    if kind == "simple":
+        flags["activation"] = activation
+    op = FORWARD[kind](**flags)
     return op(*variables, return_list=True)[:_VISIBLE]

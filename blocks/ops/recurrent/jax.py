@@ -46,17 +46,12 @@ def lstm_step(act, weights, carry, inputs, mask):
 def gru_step(act, weights, carry, inputs, mask):
     """The gated recurrent unit; gate inputs ordered update, reset."""
     (U, Ug), (h,), (x, gx) = weights, carry, inputs
-    h = gru_transition(act, U, Ug, h, x, gx, mask)
-    return (h,), (h,)
-
-
-def gru_transition(act, U, Ug, h, x, gx, mask):
-    """The new state of a gated recurrent unit (the attention decoder's too)."""
     dim = h.shape[1]
     gates = act("gates", LOGISTIC, gx + h @ Ug)
     update, reset = gates[:, :dim], gates[:, dim:]
     candidate = act("candidates", TANH, x + (h * reset) @ U)
-    return keep(mask, update * candidate + (1 - update) * h, h)
+    h = keep(mask, update * candidate + (1 - update) * h, h)
+    return (h,), (h,)
 
 
 # Per kind: the step, and the names of the recorded activations that make up each kept
@@ -68,7 +63,9 @@ _STEPS = {
 }
 
 
-def _step(op):
+def transition_step(op):
+    """The step of the transition of `op` (with ``kind`` and ``activation`` attributes),
+    and the names of the recorded activations of each of its kept outputs."""
     step, kept = _STEPS[op.kind]
     return (step(ELEMENTWISE[op.activation]) if op.kind == "simple" else step), kept
 
@@ -81,13 +78,15 @@ def _split(op, inputs):
     return inputs, mask
 
 
-def _kept_outputs(kept, values):
+def kept_outputs(kept, values):
+    """The kept outputs, feature-major, from the recorded activations."""
     return [jax_loop.to_feature_major(jnp.concatenate([values[name] for name in names],
                                                       axis=2))
             for names in kept]
 
 
-def _recorded_values(kept, outputs):
+def recorded_values(kept, outputs):
+    """The recorded activations, by name, from the kept outputs."""
     values = {}
     for names, output in zip(kept, outputs):
         output = jax_loop.from_feature_major(output)
@@ -100,7 +99,7 @@ def _recorded_values(kept, outputs):
 @jax_funcify.register(FusedRecurrent)
 def jax_funcify_fused_recurrent(op, node=None, **kwargs):
     spec = op.spec
-    step, kept = _step(op)
+    step, kept = transition_step(op)
 
     def fused_recurrent(*inputs):
         inputs, mask = _split(op, inputs)
@@ -109,7 +108,7 @@ def jax_funcify_fused_recurrent(op, node=None, **kwargs):
         weights = tuple(inputs[spec.sequences + spec.visible:])
         visible, values = jax_loop.forward(step, weights, initial, sequences, mask,
                                            op.reverse)
-        return (*visible, *_kept_outputs(kept, values))
+        return (*visible, *kept_outputs(kept, values))
 
     return fused_recurrent
 
@@ -117,7 +116,7 @@ def jax_funcify_fused_recurrent(op, node=None, **kwargs):
 @jax_funcify.register(FusedRecurrentGrad)
 def jax_funcify_fused_recurrent_grad(op, node=None, **kwargs):
     spec = op.spec
-    step, kept = _step(op)
+    step, kept = transition_step(op)
     n_outputs = spec.visible + len(kept)
 
     def fused_recurrent_grad(*inputs):
@@ -127,7 +126,7 @@ def jax_funcify_fused_recurrent_grad(op, node=None, **kwargs):
         outputs = inputs[spec.parameters:spec.parameters + n_outputs]
         visible_grads = tuple(inputs[spec.parameters + n_outputs:])
         visible = tuple(outputs[:spec.visible])
-        values = _recorded_values(kept, outputs[spec.visible:])
+        values = recorded_values(kept, outputs[spec.visible:])
         dim = initial[0].shape[1]
         input_grads, initial_grads, weight_grads, mask_grads = jax_loop.backward(
             step, weights, initial, visible, values, visible_grads,

@@ -334,6 +334,29 @@ def _check_shapes(mask, has_mask, x, h0, W, multiple):
 
 
 @numba.njit(**JIT)
+def simple_forward_work(n_steps, batch, dim, dtype_of):
+    """The arrays of a simple transition's forward loop: the next state and one step's
+    inputs (dim, batch), then the outputs: the states (time, batch, dim) and the new
+    states before the mask (time, dim, batch)."""
+    dtype = dtype_of.dtype
+    return (np.empty((dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype),
+            np.empty((n_steps, batch, dim), dtype=dtype),
+            np.empty((n_steps, dim, batch), dtype=dtype))
+
+
+@numba.njit(**JIT)
+def simple_step(h, h_new, new, inputs, W_T, m, has_mask, code):
+    """One step of the simple transition, feature-major: h_new from the state h and the
+    transposed inputs (dim, batch). Writes the new states before the mask to `new` (the
+    backward pass needs them)."""
+    np.dot(W_T, h, new)
+    _activate_sum(new.ravel(), inputs.ravel(), code)
+    h_new[:] = new
+    if has_mask:
+        _keep(h_new, h, m)
+
+
+@numba.njit(**JIT)
 def simple_forward(mask, has_mask, reverse, code, x, h0, W):
     """Returns the states and, for the backward pass, the unmasked new states
     (time, dim, batch)."""
@@ -341,18 +364,12 @@ def simple_forward(mask, has_mask, reverse, code, x, h0, W):
     n_steps, batch, dim = x.shape
     masks = _mask_rows(mask, has_mask, n_steps, batch, x)
     W_T = _transposed(W)
-    h, h_new = _transposed(h0), np.empty((dim, batch), dtype=x.dtype)
-    inputs = np.empty((dim, batch), dtype=x.dtype)
-    states = np.empty((n_steps, batch, dim), dtype=x.dtype)
-    new = np.empty((n_steps, dim, batch), dtype=x.dtype)
+    h = _transposed(h0)
+    h_new, inputs, states, new = simple_forward_work(n_steps, batch, dim, x)
     for t in range(n_steps):
         s = _source(t, n_steps, reverse)
-        np.dot(W_T, h, new[t])
         _transpose_into(inputs, x[s])
-        _activate_sum(new[t].ravel(), inputs.ravel(), code)
-        h_new[:] = new[t]
-        if has_mask:
-            _keep(h_new, h, masks[s])
+        simple_step(h, h_new, new[t], inputs, W_T, masks[s], has_mask, code)
         _write_transposed(states[t], h_new)
         h, h_new = h_new, h
     return states, new
@@ -366,31 +383,53 @@ def _simple_delta(out, grad, new, m, code):
 
 
 @numba.njit(**JIT)
+def simple_backward_arrays(n_steps, batch, dim, steps, dtype_of):
+    """The arrays of a simple transition's backward loop: the gradients of the inputs
+    (time, batch, dim), of the mask (time, batch) and of the recurrent weights; d cost / d
+    state (dim, batch); the work of :func:`simple_step_backward` (the previous state, the
+    deltas of the inputs and a buffer, (dim, batch) each); a chunk of the deltas of
+    `steps` steps (dim, steps * batch)."""
+    dtype = dtype_of.dtype
+    work = (np.empty((dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype),
+            np.empty((dim, batch), dtype=dtype))
+    return (np.empty((n_steps, batch, dim), dtype=dtype), np.empty((n_steps, batch), dtype=dtype),
+            np.zeros((dim, dim), dtype=dtype), np.zeros((dim, batch), dtype=dtype), work,
+            np.empty((dim, steps * batch), dtype=dtype))
+
+
+@numba.njit(**JIT)
+def simple_step_backward(d_h, d_state, previous, new, m, has_mask, code, W, work, d_mask,
+                         d_x):
+    """The gradients of one step of the simple transition. `d_h` (dim, batch) holds d cost
+    / d new state without the step's own output gradient `d_state` (batch, dim) and
+    becomes d cost / d previous state `previous` (batch, dim); `new` holds the step's new
+    states before the mask. Writes d_mask (batch,) and the deltas of the inputs d_x
+    (batch, dim); `work` (see :func:`simple_backward_arrays`) then holds the previous
+    state and the deltas (dim, batch)."""
+    h, delta, buffer = work
+    _transpose_into(h, previous)
+    _add_transposed(d_h, d_state)
+    _column_sums_of_product(d_mask, d_h, new, h)
+    _simple_delta(delta, d_h, new, m, code)
+    _previous_state_gradient(d_h, W, delta, buffer, m, has_mask)
+    _write_transposed(d_x, delta)
+
+
+@numba.njit(**JIT)
 def simple_backward(mask, has_mask, reverse, code, h0, W, states, new, d_states):
     n_steps, batch, dim = states.shape
-    dtype = states.dtype
     masks = _mask_rows(mask, has_mask, n_steps, batch, states)
     W, h0 = np.ascontiguousarray(W), np.ascontiguousarray(h0)
-    d_x = np.empty((n_steps, batch, dim), dtype=dtype)
-    d_mask = np.empty((n_steps, batch), dtype=dtype)
-    d_W = np.zeros((dim, dim), dtype=dtype)
-    d_h = np.zeros((dim, batch), dtype=dtype)
-    h = np.empty((dim, batch), dtype=dtype)
-    delta = np.empty((dim, batch), dtype=dtype)
-    buffer = np.empty((dim, batch), dtype=dtype)
     steps = _chunk_steps(batch)
-    chunk_h = np.empty((dim, steps * batch), dtype=dtype)
-    chunk_delta = np.empty((dim, steps * batch), dtype=dtype)
+    d_x, d_mask, d_W, d_h, work, chunk_delta = simple_backward_arrays(n_steps, batch, dim,
+                                                                      steps, states)
+    h, delta, _ = work
+    chunk_h = np.empty((dim, steps * batch), dtype=states.dtype)
     k = 0
     for t in range(n_steps - 1, -1, -1):
         s = _source(t, n_steps, reverse)
-        m = masks[s]
-        _transpose_into(h, states[t - 1] if t > 0 else h0)
-        _add_transposed(d_h, d_states[t])
-        _column_sums_of_product(d_mask[s], d_h, new[t], h)
-        _simple_delta(delta, d_h, new[t], m, code)
-        _previous_state_gradient(d_h, W, delta, buffer, m, has_mask)
-        _write_transposed(d_x[s], delta)
+        simple_step_backward(d_h, d_states[t], states[t - 1] if t > 0 else h0, new[t],
+                             masks[s], has_mask, code, W, work, d_mask[s], d_x[s])
         _store_columns(chunk_h, k, h)
         _store_columns(chunk_delta, k, delta)
         k += 1
@@ -585,22 +624,30 @@ def gru_step(h, h_new, g, candidate, inputs, gate_inputs, U_T, Ug_T, reset_state
 
 
 @numba.njit(**JIT)
+def gru_forward_work(n_steps, batch, dim, dtype_of):
+    """The arrays of a GRU's forward loop: the next state, one step's inputs, gate inputs
+    and reset states (features, batch), then the outputs: the states (time, batch, dim),
+    the gates (time, 2 * dim, batch) and the candidates (time, dim, batch)."""
+    dtype = dtype_of.dtype
+    return (np.empty((dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype),
+            np.empty((2 * dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype),
+            np.empty((n_steps, batch, dim), dtype=dtype),
+            np.empty((n_steps, 2 * dim, batch), dtype=dtype),
+            np.empty((n_steps, dim, batch), dtype=dtype))
+
+
+@numba.njit(**JIT)
 def gru_forward(mask, has_mask, reverse, code, x, gx, h0, U, Ug):
     """Returns the states and, for the backward pass, the gate values (time, 2 * dim,
     batch) and the candidate values (time, dim, batch)."""
     _check_shapes(mask, has_mask, x, h0, U, 1)
     _check_shapes(mask, has_mask, gx, h0, Ug, 2)
     n_steps, batch, dim = x.shape
-    dtype = x.dtype
     masks = _mask_rows(mask, has_mask, n_steps, batch, x)
     U_T, Ug_T = _transposed(U), _transposed(Ug)
-    h, h_new = _transposed(h0), np.empty((dim, batch), dtype=dtype)
-    inputs = np.empty((dim, batch), dtype=dtype)
-    gate_inputs = np.empty((2 * dim, batch), dtype=dtype)
-    reset_states = np.empty((dim, batch), dtype=dtype)
-    states = np.empty((n_steps, batch, dim), dtype=dtype)
-    gates = np.empty((n_steps, 2 * dim, batch), dtype=dtype)
-    candidates = np.empty((n_steps, dim, batch), dtype=dtype)
+    h = _transposed(h0)
+    h_new, inputs, gate_inputs, reset_states, states, gates, candidates = gru_forward_work(
+        n_steps, batch, dim, x)
     for t in range(n_steps):
         s = _source(t, n_steps, reverse)
         _transpose_into(inputs, x[s])
