@@ -22,7 +22,7 @@ import pytensor.tensor as pt
 from blocks.bricks.base import Brick, application, describe, lazy
 from blocks.bricks.interfaces import Feedforward, Initializable
 from blocks.bricks.parallel import Distribute, Parallel
-from blocks.bricks.recurrent.architectures import GatedRecurrent, SimpleRecurrent
+from blocks.bricks.recurrent.architectures import LSTM, GatedRecurrent, SimpleRecurrent
 from blocks.bricks.recurrent.base import BaseRecurrent, recurrent
 from blocks.bricks.sequences import Sequence
 from blocks.bricks.simple import Linear, Tanh
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 #: The transitions that AttentionRecurrent's fused loop computes.
-_FUSED_TRANSITIONS = (SimpleRecurrent, GatedRecurrent)
+_FUSED_TRANSITIONS = (SimpleRecurrent, LSTM, GatedRecurrent)
 
 
 def _check_ndim(brick, argument, variable, ndim, meaning):
@@ -514,13 +514,14 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
     fused : bool
         True (the default): when the transition is a
         :class:`~blocks.bricks.recurrent.SimpleRecurrent` (with a tanh, logistic,
-        identity or rectifier activation) or a
-        :class:`~blocks.bricks.recurrent.GatedRecurrent` (with its default activations),
-        with its ``fused`` attribute on, the attention a
-        :class:`SequenceContentAttention` with its default energy computer and linear
-        state transformer, and the distribute brick the default one, :meth:`apply` over
-        whole sequences builds one
-        :class:`~blocks.ops.attention.op.FusedAttentionSimple` or
+        identity or rectifier activation), an :class:`~blocks.bricks.recurrent.LSTM` or
+        a :class:`~blocks.bricks.recurrent.GatedRecurrent` (with their default
+        activations), with its ``fused`` attribute on, the attention a
+        :class:`SequenceContentAttention` attending from the ``states`` with its default
+        energy computer and linear state transformer, and the distribute brick the
+        default one, :meth:`apply` over whole sequences builds one
+        :class:`~blocks.ops.attention.op.FusedAttentionSimple`,
+        :class:`~blocks.ops.attention.op.FusedAttentionLSTM` or
         :class:`~blocks.ops.attention.op.FusedAttentionGRU` node (fast, exact
         gradients) instead of a :func:`pytensor.scan` loop over :meth:`do_apply`'s step.
         Set it to False to always get the scan loop, e.g. to find or transform the
@@ -725,23 +726,24 @@ class AttentionRecurrent(AbstractAttentionRecurrent, Initializable):
             return None
         attended_mask = contexts.get(self.attended_mask_name)
         mask = sequences.get("mask")
+        initial_states = {name: states[name] for name in self._state_names}
         # The checks the step would make.
         self.attention._check_attended(attended, preprocessed, attended_mask)
-        transition.check_sequences(sequences, {"states": states["states"]})
+        transition.check_sequences(sequences, initial_states)
         # Biases are the same at every step: they join the loop's inputs outside it.
         loop_sequences = [sequences[name] if distribution[name][1] is None
                           else sequences[name] + distribution[name][1] for name in names]
         if state_bias is not None:
             preprocessed = preprocessed + state_bias
         results = fused_attention_states(
-            transition._fused_kind, loop_sequences, states["states"],
+            transition._fused_kind, loop_sequences, list(initial_states.values()),
             transition._fused_parameters(), attended, preprocessed, glimpse_weights,
             [distribution[name][0] for name in names], mask=mask,
             attended_mask=attended_mask, reverse=reverse,
             activation=transition.fused_activation())
         if results is None:
             return None
-        by_name = dict(zip(["states"] + self._glimpse_names, results))
+        by_name = dict(zip(self._state_names + self._glimpse_names, results))
         return [by_name[name] for name in bound.outputs]
 
     def _fused_parameters(self, bound):

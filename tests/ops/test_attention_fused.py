@@ -1,5 +1,5 @@
-"""The fused attention decoders (GRU and simple transitions): when AttentionRecurrent uses
-them, their values and gradients against numpy and against the scan loop, their
+"""The fused attention decoders (GRU, simple and LSTM transitions): when AttentionRecurrent
+uses them, their values and gradients against numpy and against the scan loop, their
 errors."""
 
 import numpy as np
@@ -16,7 +16,7 @@ from blocks.bricks.attention import (
 )
 from blocks.bricks.base import application
 from blocks.bricks.parallel import Distribute
-from blocks.bricks.recurrent import GatedRecurrent, SimpleRecurrent
+from blocks.bricks.recurrent import LSTM, GatedRecurrent, SimpleRecurrent
 from blocks.bricks.sequence_generators import (
     LookupFeedback,
     Readout,
@@ -25,15 +25,23 @@ from blocks.bricks.sequence_generators import (
 )
 from blocks.initialization import IsotropicGaussian
 from blocks.model import Model
-from blocks.ops.attention.op import FusedAttentionGRU, FusedAttentionSimple
-from tests.bricks.recurrent.recurrent_reference import gru_loop, sigmoid, simple_loop
+from blocks.ops.attention.op import (
+    FusedAttentionGRU,
+    FusedAttentionLSTM,
+    FusedAttentionSimple,
+    visible_outputs,
+)
+from tests.bricks.recurrent.recurrent_reference import gru_loop, lstm_loop, sigmoid, simple_loop
 from tests.bricks.test_attention import numpy_masked_softmax
 from tests.graph_helpers import op_names
 
 DIM, ATTENDED_DIM, MATCH_DIM = 3, 4, 5
-KINDS = ("gru", "simple")
+KINDS = ("gru", "simple", "lstm")
 #: The fused op of each kind of transition, by name.
-OP_NAMES = {"gru": "FusedAttentionGRU", "simple": "FusedAttentionSimple"}
+OP_NAMES = {"gru": "FusedAttentionGRU", "simple": "FusedAttentionSimple",
+            "lstm": "FusedAttentionLSTM"}
+#: The last dimension of the inputs of each kind of transition.
+INPUT_DIMS = {"gru": DIM, "simple": DIM, "lstm": 4 * DIM}
 #: The numpy activations of the simple transition's fused activations.
 NUMPY_ACTIVATIONS = {Tanh: np.tanh, Logistic: sigmoid, Identity: lambda x: x,
                      Rectifier: lambda x: np.maximum(x, 0)}
@@ -42,6 +50,8 @@ NUMPY_ACTIVATIONS = {Tanh: np.tanh, Logistic: sigmoid, Identity: lambda x: x,
 def transition_of(kind, activation=None):
     if kind == "gru":
         return GatedRecurrent(dim=DIM)
+    if kind == "lstm":
+        return LSTM(dim=DIM)
     return SimpleRecurrent(dim=DIM, activation=activation or Tanh())
 
 
@@ -60,8 +70,9 @@ def decoder(kind="gru", distribute_bias=False, state_bias=False, transition=None
     brick = cls(transition, attention, distribute=distribute,
                 weights_init=IsotropicGaussian(0.5), biases_init=IsotropicGaussian(0.5))
     brick.initialize()
-    brick.transition.initial_state.set_value(
-        np.random.default_rng(3).normal(size=DIM).astype(pytensor.config.floatX))
+    rng = np.random.default_rng(3)
+    for initial in brick.transition._initial_state_parameters():
+        initial.set_value(rng.normal(size=DIM).astype(pytensor.config.floatX))
     return brick
 
 
@@ -73,12 +84,12 @@ def random_values(seed=0, n_steps=4, batch=3, length=5, dtype=pytensor.config.fl
     attended_mask[0] = 1
     attended_mask[:, 0] = 0  # an example with nothing to attend to
     values = {
-        "inputs": rng.normal(size=(n_steps, batch, DIM)).astype(dtype),
+        "inputs": rng.normal(size=(n_steps, batch, INPUT_DIMS[kind])).astype(dtype),
         "gate_inputs": rng.normal(size=(n_steps, batch, 2 * DIM)).astype(dtype),
         "attended": rng.normal(size=(length, batch, ATTENDED_DIM)).astype(dtype),
         "mask": mask, "attended_mask": attended_mask,
     }
-    if kind == "simple":
+    if kind != "gru":
         del values["gate_inputs"]
     return values
 
@@ -94,9 +105,9 @@ def value(brick):
 
 def numpy_decoder(brick, inputs, attended, gate_inputs=None, mask=None, attended_mask=None,
                   reverse=False):
-    """AttentionRecurrent(GatedRecurrent or SimpleRecurrent, SequenceContentAttention) in
-    numpy: states, weighted averages and weights; a step's glimpses come from the state
-    before it."""
+    """AttentionRecurrent(GatedRecurrent, SimpleRecurrent or LSTM, SequenceContentAttention)
+    in numpy: states (and cells), weighted averages and weights; a step's glimpses come
+    from the states before it."""
     transition, attention = brick.transition, brick.attention
     W_pre, b_pre = value(attention.attended_transformer)
     W_state, b_state = value(attention.state_transformers.children[0])
@@ -108,24 +119,29 @@ def numpy_decoder(brick, inputs, attended, gate_inputs=None, mask=None, attended
         W, b = distribution[name]
         return sequence[t:t + 1] + averages @ W + b
 
-    state = np.repeat(transition.initial_state.get_value()[None], inputs.shape[1], axis=0)
+    carried = [np.repeat(initial.get_value()[None], inputs.shape[1], axis=0)
+               for initial in transition._initial_state_parameters()]
     preprocessed = attended @ W_pre + b_pre
     steps = range(len(inputs) - 1, -1, -1) if reverse else range(len(inputs))
     mask = np.ones(inputs.shape[:2]) if mask is None else mask
     results = []
     for t in steps:
-        energies = (np.tanh(preprocessed + state @ W_state + b_state) @ w_energy)[..., 0]
+        energies = (np.tanh(preprocessed + carried[0] @ W_state + b_state) @ w_energy)[..., 0]
         weights = numpy_masked_softmax(energies, attended_mask)
         averages = (weights[:, :, None] * attended).sum(axis=0)
         x = distributed("inputs", inputs, t, averages)
         if isinstance(transition, GatedRecurrent):
-            state = gru_loop(x, distributed("gate_inputs", gate_inputs, t, averages), state,
-                             transition.state_to_state.get_value(),
-                             transition.state_to_gates.get_value(), mask[t:t + 1])[0]
+            carried = [gru_loop(x, distributed("gate_inputs", gate_inputs, t, averages),
+                                carried[0], transition.state_to_state.get_value(),
+                                transition.state_to_gates.get_value(), mask[t:t + 1])[0]]
+        elif isinstance(transition, LSTM):
+            weights_of = [p.get_value() for p in transition._fused_parameters()]
+            carried = [sequence[0] for sequence in lstm_loop(x, *carried, *weights_of,
+                                                             mask[t:t + 1])]
         else:
-            state = simple_loop(x, state, transition.W.get_value(), mask[t:t + 1],
-                                activation=NUMPY_ACTIVATIONS[type(transition.activation)])[0]
-        results.append((state, averages, weights.T))
+            carried = [simple_loop(x, carried[0], transition.W.get_value(), mask[t:t + 1],
+                                   activation=NUMPY_ACTIVATIONS[type(transition.activation)])[0]]
+        results.append((*carried, averages, weights.T))
     return [np.array(r) for r in zip(*results)]
 
 
@@ -180,16 +196,23 @@ def compiled(brick, values, reverse=False):
     """The outputs, and the gradients of a cost of them with respect to the parameters and
     the inputs (sorted by name), as one function of `values`."""
     variables = symbolic(values)
-    states, averages, weights = brick.apply(reverse=reverse, **variables)
-    cost = ((states ** 2).sum() + (averages * np.arange(ATTENDED_DIM)).sum()
-            + (weights ** 2).sum())
+    outputs = brick.apply(reverse=reverse, return_list=True, **variables)
+    cost = visible_cost(outputs)
     parameters = by_name(cost)
     wrt = parameters + [variables[name] for name in ("inputs", "gate_inputs", "attended",
                                                      "mask") if name in variables]
     gradients = pytensor.grad(cost, wrt)
-    function = pytensor.function(list(variables.values()), [states, averages, weights]
-                                 + gradients, on_unused_input="ignore")
+    function = pytensor.function(list(variables.values()), outputs + gradients,
+                                 on_unused_input="ignore")
     return function(*values.values())
+
+
+def visible_cost(outputs):
+    """A cost of every visible output of a decoder: states (and cells), weighted averages,
+    weights."""
+    *carried, averages, weights = outputs
+    return (sum((state ** 2).sum() for state in carried)
+            + (averages * np.arange(ATTENDED_DIM)).sum() + (weights ** 2).sum())
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -215,7 +238,7 @@ def test_simple_transition_activations(activation):
 def assert_fused_equals_numpy_and_scan(brick, values, reverse):
     fused = compiled(brick, values, reverse)
     expected = numpy_decoder(brick, reverse=reverse, **values)
-    for result, reference in zip(fused[:3], expected):
+    for result, reference in zip(fused[:len(expected)], expected):
         np.testing.assert_allclose(result, reference, rtol=1e-10, atol=1e-12)
     brick.fused = False
     with_scan = compiled(brick, values, reverse)
@@ -227,7 +250,8 @@ def assert_fused_equals_numpy_and_scan(brick, values, reverse):
 #: Per kind: the fused op (a function of the flags), the position of the attended among
 #: its inputs and its number of outputs.
 OPS = {"gru": (FusedAttentionGRU, 5, 6),
-       "simple": (lambda *flags: FusedAttentionSimple("tanh", *flags), 3, 5)}
+       "simple": (lambda *flags: FusedAttentionSimple("tanh", *flags), 3, 5),
+       "lstm": (FusedAttentionLSTM, 7, 7)}
 
 
 def op_values(seed=0, dtype="float64", n_steps=4, batch=3, length=6, kind="gru"):
@@ -237,9 +261,11 @@ def op_values(seed=0, dtype="float64", n_steps=4, batch=3, length=6, kind="gru")
     def normal(*shape):
         return (0.5 * rng.normal(size=shape)).astype(dtype)
 
-    widths = (1, 2) if kind == "gru" else (1,)
-    values = ([normal(n_steps, batch, w * DIM) for w in widths] + [normal(batch, DIM)]
-              + [normal(DIM, w * DIM) for w in widths]
+    widths = {"gru": (1, 2), "simple": (1,), "lstm": (4,)}[kind]
+    peepholes = [normal(DIM) for _ in range(3)] if kind == "lstm" else []
+    states = [normal(batch, DIM) for _ in range(2 if kind == "lstm" else 1)]
+    values = ([normal(n_steps, batch, w * DIM) for w in widths] + states
+              + [normal(DIM, w * DIM) for w in widths] + peepholes
               + [normal(length, batch, ATTENDED_DIM), normal(length, batch, MATCH_DIM),
                  normal(DIM, MATCH_DIM), normal(MATCH_DIM, 1)]
               + [normal(ATTENDED_DIM, w * DIM) for w in widths])
@@ -267,8 +293,8 @@ def assert_exact_gradient(op, values, mask, attended_mask, masks):
     extra = [pt.constant(m) for m, on in zip((mask, attended_mask), masks) if on]
 
     def cost(*inputs):
-        states, averages, weights = op(*inputs, *extra)[:3]
-        return (states.sum() + (averages ** 2).sum()
+        *carried, averages, weights = op(*inputs, *extra)[:visible_outputs(op.spec)]
+        return (sum(state.sum() for state in carried) + (averages ** 2).sum()
                 + (weights * np.arange(6)).sum())
 
     verify_grad(cost, values, rng=np.random.default_rng(1), mode="FAST_COMPILE")
@@ -297,9 +323,10 @@ def test_float32_kernel_is_accurate(kind):
     values, mask, attended_mask = op_values(kind=kind)
     single = [v.astype("float32") for v in values]
     op = OPS[kind][0](True, True)
-    reference = [o.eval() for o in op(*values, mask, attended_mask)[:3]]
+    visible = visible_outputs(op.spec)
+    reference = [o.eval() for o in op(*values, mask, attended_mask)[:visible]]
     results = [o.eval() for o in op(*single, mask.astype("float32"),
-                                     attended_mask.astype("float32"))[:3]]
+                                     attended_mask.astype("float32"))[:visible]]
     for result, expected in zip(results, reference):
         assert result.dtype == np.float32
         np.testing.assert_allclose(result, expected, rtol=1e-5, atol=2e-6)
@@ -332,6 +359,10 @@ SHAPE_ERRORS = {
              r"to the gate inputs must be \(attended_dim, 2 \* dim\)")],
     "simple": [(1, np.ones((2, DIM)), r"initial states must be \(batch, dim\)"),
                (2, np.ones((DIM, DIM + 1)), r"state to state\) must be \(dim, dim\)")],
+    "lstm": [(0, np.ones((4, 3, DIM)), r"initial states must be \(batch, dim\)"),
+             (2, np.ones((2, DIM)), r"initial cells must be \(batch, dim\)"),
+             (3, np.ones((DIM, DIM)), r"\(state to state\) .* \(dim, 4 \* dim\) for an LSTM"),
+             (5, np.ones(DIM + 1), "peephole weights must have dim entries")],
 }
 
 
@@ -359,7 +390,8 @@ def test_brick_errors_at_graph_build_time(kind):
     values = symbolic(random_values(kind=kind))
     with pytest.raises(ValueError, match="argument 'attended'.*ndim"):
         brick.apply(**{**values, "attended": pt.matrix("attended")})
-    with pytest.raises(ValueError, match="argument 'inputs'.*last dimension to be 3"):
+    expected = INPUT_DIMS[kind]
+    with pytest.raises(ValueError, match=f"argument 'inputs'.*last dimension to be {expected}"):
         brick.apply(**{**values, "inputs": pt.tensor3(shape=(None, None, 5))})
     if kind == "gru":
         with pytest.raises(ValueError, match="argument 'gate_inputs'.*last dimension to be 6"):
@@ -420,9 +452,11 @@ def test_fused_loop_under_numba(kind):
     values = random_values(dtype="float32", kind=kind)
     brick = decoder(kind)
     variables = symbolic(values)
-    states, averages, weights = brick.apply(**variables)
-    cost = (states ** 2).sum() + averages.sum()
-    # The last recurrent weights: the simple transition's, the GRU's state to gates.
+    outputs = brick.apply(return_list=True, **variables)
+    states = outputs[0]
+    cost = (states ** 2).sum() + outputs[-2].sum()
+    # The transition's last weights: the simple transition's, the GRU's state to gates,
+    # the LSTM's output gate's peepholes.
     recurrent_weights = brick.transition._fused_parameters()[-1]
     gradients = pytensor.grad(cost, [recurrent_weights, variables["attended"]])
     function = pytensor.function(list(variables.values()), [states] + gradients)
@@ -430,8 +464,9 @@ def test_fused_loop_under_numba(kind):
                for node in function.maker.fgraph.apply_nodes)
     results = function(*values.values())
     brick.fused = False
-    reference = pytensor.function(list(variables.values()), [states] + pytensor.grad(
-        (brick.apply(**variables)[0] ** 2).sum() + brick.apply(**variables)[1].sum(),
+    outputs = brick.apply(return_list=True, **variables)
+    reference = pytensor.function(list(variables.values()), [outputs[0]] + pytensor.grad(
+        (outputs[0] ** 2).sum() + outputs[-2].sum(),
         [recurrent_weights, variables["attended"]]), mode="FAST_COMPILE")
     for result, expected in zip(results, reference(*values.values())):
         np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-5)

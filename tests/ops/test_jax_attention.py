@@ -1,5 +1,5 @@
 """The fused attention decoders under PyTensor's JAX backend: every output and gradient
-equals the Numba kernels' (run under FAST_COMPILE), for the ops (GRU and simple
+equals the Numba kernels' (run under FAST_COMPILE), for the ops (GRU, simple and LSTM
 transitions), the AttentionRecurrent brick and the SequenceGenerator that uses them."""
 
 import numpy as np
@@ -12,8 +12,11 @@ jax = pytest.importorskip("jax")
 from blocks.ops.attention.op import (  # noqa: E402
     FusedAttentionGRU,
     FusedAttentionGRUGrad,
+    FusedAttentionLSTM,
+    FusedAttentionLSTMGrad,
     FusedAttentionSimple,
     FusedAttentionSimpleGrad,
+    visible_outputs,
 )
 from tests.ops.jax_parity import (  # noqa: E402, F401
     assert_jax_equals_reference,
@@ -24,12 +27,14 @@ from tests.ops.jax_parity import (  # noqa: E402, F401
 from tests.ops.test_attention_fused import (  # noqa: E402
     ATTENDED_DIM,
     DIM,
+    INPUT_DIMS,
     KINDS,
     OPS,
     attention_generator,
     by_name,
     decoder,
     symbolic,
+    visible_cost,
 )
 from tests.ops.test_attention_fused import op_values as fused_op_values  # noqa: E402
 
@@ -40,7 +45,8 @@ SHAPES = [(5, 3, 6, (5, 2, 4), (0, 6, 3)), (4, 1, 3, (3,), (2,)), (1, 2, 2, (1, 
 
 #: The op types of each kind, forward and gradient.
 OP_TYPES = {"gru": [FusedAttentionGRU, FusedAttentionGRUGrad],
-            "simple": [FusedAttentionSimple, FusedAttentionSimpleGrad]}
+            "simple": [FusedAttentionSimple, FusedAttentionSimpleGrad],
+            "lstm": [FusedAttentionLSTM, FusedAttentionLSTMGrad]}
 
 
 def op_values(n_steps, batch, length, lengths, attended_lengths, dtype, kind="gru"):
@@ -58,8 +64,9 @@ def op_graph(op, values, seed=1):
     n_steps, batch = values[0].shape[:2]
     length, _, attended_dim = values[OPS[op.kind][1]].shape
     rng = np.random.default_rng(seed)
+    widths = (DIM,) * op.spec.states + (attended_dim, length)
     cost = sum((output * rng.normal(size=(n_steps, batch, width)).astype(output.dtype)).sum()
-               for output, width in zip(outputs[:3], (DIM, attended_dim, length)))
+               for output, width in zip(outputs, widths))
     return inputs, outputs + pytensor.grad(cost, inputs)
 
 
@@ -99,7 +106,8 @@ def test_nothing_to_attend_to_gives_zero_weights_and_gradients(kind):
     op, attended, n_outputs = OPS[kind]
     inputs, outputs = op_graph(op(True, True), values + masks)
     results = pytensor.function(inputs, outputs, mode="JAX")(*values + masks)
-    weights, attended_gradient = results[2], results[n_outputs + attended]
+    weights = results[visible_outputs(op(True, True).spec) - 1]
+    attended_gradient = results[n_outputs + attended]
     assert np.isfinite(np.concatenate([np.ravel(r) for r in results])).all()
     assert not weights[:, 0].any()
     np.testing.assert_allclose(weights[:, 1:].sum(axis=2), 1, rtol=1e-12)
@@ -113,12 +121,12 @@ def test_nothing_to_attend_to_gives_zero_weights_and_gradients(kind):
 def brick_values(n_steps, batch, length, lengths, attended_lengths, dtype, seed=2,
                  kind="gru"):
     rng = np.random.default_rng(seed)
-    values = {"inputs": rng.normal(size=(n_steps, batch, DIM)).astype(dtype),
+    values = {"inputs": rng.normal(size=(n_steps, batch, INPUT_DIMS[kind])).astype(dtype),
               "gate_inputs": rng.normal(size=(n_steps, batch, 2 * DIM)).astype(dtype),
               "attended": rng.normal(size=(length, batch, ATTENDED_DIM)).astype(dtype),
               "mask": ragged_mask(lengths, n_steps, dtype),
               "attended_mask": ragged_mask(attended_lengths, length, dtype)}
-    if kind == "simple":
+    if kind != "gru":
         del values["gate_inputs"]
     return values
 
@@ -131,14 +139,12 @@ def test_attention_recurrent_under_jax_equals_numba(kind, dtype, reverse):
     with pytensor.config.change_flags(floatX=dtype):
         brick = decoder(kind, distribute_bias=True, state_bias=True)
     variables = symbolic(brick_values(*SHAPES[0], dtype, kind=kind))
-    states, averages, weights = brick.apply(reverse=reverse, **variables)
-    assert states.dtype == dtype
-    cost = ((states ** 2).sum() + (averages * np.arange(ATTENDED_DIM)).sum()
-            + (weights ** 2).sum())
+    visible = brick.apply(reverse=reverse, return_list=True, **variables)
+    assert visible[0].dtype == dtype
+    cost = visible_cost(visible)
     wrt = by_name(cost) + [variables[name] for name in ("inputs", "gate_inputs", "attended",
                                                         "mask") if name in variables]
-    outputs = [o.astype(dtype) for o in [states, averages, weights]
-               + pytensor.grad(cost, wrt)]
+    outputs = [o.astype(dtype) for o in visible + pytensor.grad(cost, wrt)]
     inputs = list(variables.values())
     # Each shape is one more XLA compilation: float32 on the ragged one only.
     for shape in SHAPES if dtype == "float64" else SHAPES[:1]:
@@ -155,12 +161,12 @@ def test_sequence_generator_transition_under_jax_equals_numba(kind):
     # targets' entries with an arange of a length known at run time only.)
     transition = attention_generator(kind).transition
     variables = symbolic(brick_values(*SHAPES[0], "float64", kind=kind))
-    states, averages, weights = transition.apply(**variables)
-    cost = (states ** 2).sum() + averages.sum() + (weights ** 3).sum()
+    visible = transition.apply(return_list=True, **variables)
+    cost = visible_cost(visible) + (visible[-1] ** 3).sum()
     inputs = list(variables.values())
     wrt = by_name(cost) + [variables[name] for name in ("inputs", "gate_inputs", "attended")
                            if name in variables]
-    outputs = [states, averages, weights] + pytensor.grad(cost, wrt)
+    outputs = visible + pytensor.grad(cost, wrt)
     values = list(brick_values(*SHAPES[0], "float64", kind=kind).values())
     function = assert_jax_equals_reference(inputs, outputs, values, "float64")
     assert_runs_in_jax(function, values, OP_TYPES[kind])

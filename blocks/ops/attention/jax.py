@@ -12,11 +12,13 @@ import jax.numpy as jnp
 from pytensor.link.jax.dispatch import jax_funcify
 
 from blocks.ops.attention.op import (
-    _VISIBLE,
     FusedAttentionGRU,
     FusedAttentionGRUGrad,
+    FusedAttentionLSTM,
+    FusedAttentionLSTMGrad,
     FusedAttentionSimple,
     FusedAttentionSimpleGrad,
+    visible_outputs,
 )
 from blocks.ops.recurrent import jax_loop
 from blocks.ops.recurrent.jax import kept_outputs, recorded_values, transition_step
@@ -28,7 +30,9 @@ _TANH = ELEMENTWISE["tanh"]
 def attention_step(present, transition, n_transition_weights):
     """The step of the attention decoder, for the attended mask `present` (length, batch)
     (ones without one), around the step `transition` of a recurrent transition whose
-    weights are the first `n_transition_weights` weights."""
+    weights are the first `n_transition_weights` weights. The glimpse is taken from the
+    first carried state; the visible outputs are the carried states, the averages and
+    the weights."""
     softmax = MaskedSoftmax(present)
 
     def step(act, weights, carry, inputs, mask):
@@ -41,7 +45,7 @@ def attention_step(present, transition, n_transition_weights):
         averages = jnp.sum(attention[:, :, None] * attended, axis=0)
         inputs = tuple(x + averages @ W for x, W in zip(inputs, distribution))
         carry, _ = transition(act, weights[:n_transition_weights], carry, inputs, mask)
-        return carry, (carry[0], averages, attention.T)
+        return carry, (*carry, averages, attention.T)
 
     return step
 
@@ -59,7 +63,7 @@ def _split(op, inputs):
 def _step(op, weights, attended_mask):
     """The step of `op`'s loop, and the names of the recorded activations of each output
     of its transition kept for the gradient."""
-    n_transition_weights = op.spec.transition_weights
+    n_transition_weights = len(op.spec.weight_ndims)
     attended = weights[n_transition_weights]
     present = (jnp.ones(attended.shape[:2], attended.dtype) if attended_mask is None
                else attended_mask)
@@ -68,14 +72,16 @@ def _step(op, weights, attended_mask):
 
 
 def jax_funcify_fused_attention(op, node=None, **kwargs):
-    n_sequences = len(op.spec.sequence_widths)
+    n_sequences, n_states = len(op.spec.sequence_widths), op.spec.states
 
     def fused_attention(*inputs):
         data, mask, attended_mask = _split(op, inputs)
-        sequences, h0 = tuple(data[:n_sequences]), data[n_sequences]
-        weights = tuple(data[n_sequences + 1:])
+        sequences = tuple(data[:n_sequences])
+        initial = tuple(data[n_sequences:n_sequences + n_states])
+        weights = tuple(data[n_sequences + n_states:])
         step, kept = _step(op, weights, attended_mask)
-        visible, values = jax_loop.forward(step, weights, (h0,), sequences, mask, op.reverse)
+        visible, values = jax_loop.forward(step, weights, initial, sequences, mask,
+                                           op.reverse)
         return (*visible, *kept_outputs(kept, values), values["match"])
 
     return fused_attention
@@ -83,29 +89,32 @@ def jax_funcify_fused_attention(op, node=None, **kwargs):
 
 def jax_funcify_fused_attention_grad(op, node=None, **kwargs):
     spec = op.spec
-    n_parameters = 1 + spec.transition_weights + 4 + len(spec.sequence_widths)
-    n_outputs = _VISIBLE + len(spec.kept) + 1
+    n_parameters = spec.states + len(spec.weight_ndims) + 4 + len(spec.sequence_widths)
+    n_outputs = visible_outputs(spec) + len(spec.kept) + 1
 
     def fused_attention_grad(*inputs):
         data, mask, attended_mask = _split(op, inputs)
-        h0, weights = data[0], tuple(data[1:n_parameters])
-        states, _, weights_out, *kept_values, match = data[n_parameters:
-                                                           n_parameters + n_outputs]
+        initial = tuple(data[:spec.states])
+        weights = tuple(data[spec.states:n_parameters])
+        outputs = data[n_parameters:n_parameters + n_outputs]
+        carried, weights_out = tuple(outputs[:spec.states]), outputs[spec.states + 1]
+        kept_values, match = outputs[spec.states + 2:-1], outputs[-1]
         visible_grads = tuple(data[n_parameters + n_outputs:])
         step, kept = _step(op, weights, attended_mask)
         values = recorded_values(kept, kept_values)
         values.update(weights=jnp.transpose(weights_out, (0, 2, 1)), match=match)
-        dim = h0.shape[1]
-        input_grads, (h0_grad,), weight_grads, mask_grads = jax_loop.backward(
-            step, weights, (h0,), (states,), values, visible_grads,
+        dim = initial[0].shape[1]
+        input_grads, initial_grads, weight_grads, mask_grads = jax_loop.backward(
+            step, weights, initial, carried, values, visible_grads,
             [width * dim for width in spec.sequence_widths], mask, op.reverse)
-        return (*input_grads, h0_grad, *weight_grads,
+        return (*input_grads, *initial_grads, *weight_grads,
                 *([mask_grads] if op.has_mask else []))
 
     return fused_attention_grad
 
 
 for _forward, _backward in ((FusedAttentionGRU, FusedAttentionGRUGrad),
+                            (FusedAttentionLSTM, FusedAttentionLSTMGrad),
                             (FusedAttentionSimple, FusedAttentionSimpleGrad)):
     jax_funcify.register(_forward)(jax_funcify_fused_attention)
     jax_funcify.register(_backward)(jax_funcify_fused_attention_grad)

@@ -2,8 +2,8 @@
 sequence.
 
 One step of :class:`~blocks.bricks.attention.AttentionRecurrent` with a
-:class:`~blocks.bricks.recurrent.SimpleRecurrent` or
-:class:`~blocks.bricks.recurrent.GatedRecurrent` transition and the default
+:class:`~blocks.bricks.recurrent.SimpleRecurrent`, :class:`~blocks.bricks.recurrent.LSTM`
+or :class:`~blocks.bricks.recurrent.GatedRecurrent` transition and the default
 :class:`~blocks.bricks.attention.SequenceContentAttention` (the network of [BCB15]_), from
 the previous state ``h`` ``(batch, dim)``:
 
@@ -14,9 +14,9 @@ the previous state ``h`` ``(batch, dim)``:
    (exactly zero elsewhere; all zeros for an example whose elements are all masked);
 4. ``averages = sum over elements of weights * attended`` ``(batch, attended_dim)``;
 5. the transition's step, masked by the decoder's mask, with the averages distributed to
-   its inputs: ``h = f(x + averages @ W_in + h @ W)`` for the simple transition, the GRU
-   step with inputs ``x + averages @ W_in`` and gate inputs ``gate_x + averages @
-   W_gates`` for the GRU.
+   its inputs: ``h = f(x + averages @ W_in + h @ W)`` for the simple transition, the
+   LSTM step (states and cells) with inputs ``x + averages @ W_in``, the GRU step with
+   inputs ``x + averages @ W_in`` and gate inputs ``gate_x + averages @ W_gates``.
 
 Steps 1-4 (the *glimpse*) and their gradient are one piece of code for every transition;
 the transitions' steps are the one-step kernels of :mod:`blocks.ops.recurrent.kernels`,
@@ -56,6 +56,10 @@ from blocks.ops.recurrent.kernels import (
     gru_forward_work,
     gru_step,
     gru_step_backward,
+    lstm_backward_arrays,
+    lstm_forward_work,
+    lstm_step,
+    lstm_step_backward,
     simple_backward_arrays,
     simple_forward_work,
     simple_step,
@@ -63,25 +67,30 @@ from blocks.ops.recurrent.kernels import (
 )
 
 __all__ = ["attention_gru_forward", "attention_gru_backward", "attention_simple_forward",
-           "attention_simple_backward"]
+           "attention_simple_backward", "attention_lstm_forward", "attention_lstm_backward"]
 
 
 @numba.njit(**JIT)
 def _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, h0, W, attended,
-                  preprocessed, W_state, w_energy, W_in):
-    """Refuse inputs that do not fit, but for the GRU's gate inputs and their weights."""
-    n_steps, batch, dim = x.shape
+                  preprocessed, W_state, w_energy, W_in, multiple):
+    """Refuse inputs that do not fit, but for the GRU's gate inputs and the LSTM's cells
+    and peepholes: the inputs, the recurrent weights and the distribution weights have
+    `multiple` * dim columns (1, or 4 for the LSTM)."""
+    n_steps, batch, width = x.shape
+    dim = h0.shape[1]
     length, attended_batch, attended_dim = attended.shape
     match_dim = preprocessed.shape[2]
     # Literal messages: building one at run time (a prefix + a message) makes Numba
     # compile its string functions, seconds of every cold compile.
-    if h0.shape[0] != batch or h0.shape[1] != dim:
+    if h0.shape[0] != batch or width != multiple * dim:
         raise ValueError("fused attention loop: "
                          "the initial states must be (batch, dim), with the batch "
-                         "and the dimension of the inputs")
-    if W.shape[0] != dim or W.shape[1] != dim:
+                         "and the dimension of the inputs (time, batch, dim), or (time, "
+                         "batch, 4 * dim) for an LSTM")
+    if W.shape[0] != dim or W.shape[1] != multiple * dim:
         raise ValueError("fused attention loop: "
-                         "the recurrent weights (state to state) must be (dim, dim)")
+                         "the recurrent weights (state to state) must be (dim, dim), or "
+                         "(dim, 4 * dim) for an LSTM")
     if attended_batch != batch:
         raise ValueError("fused attention loop: "
                          "the attended (length, batch, attended_dim) must have the "
@@ -96,10 +105,11 @@ def _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, h0, W, at
     if w_energy.shape[0] != match_dim or w_energy.shape[1] != 1:
         raise ValueError("fused attention loop: "
                          "the energy weights must be (match_dim, 1)")
-    if W_in.shape[0] != attended_dim or W_in.shape[1] != dim:
+    if W_in.shape[0] != attended_dim or W_in.shape[1] != multiple * dim:
         raise ValueError("fused attention loop: "
                          "the weights that distribute the weighted averages to the "
-                         "inputs must be (attended_dim, dim)")
+                         "inputs must be (attended_dim, dim), or (attended_dim, 4 * dim) "
+                         "for an LSTM")
     if has_mask and (mask.shape[0] != n_steps or mask.shape[1] != batch):
         raise ValueError("fused attention loop: "
                          "the mask must be (time, batch), like the first two "
@@ -287,14 +297,19 @@ def _glimpse_backward_setup(dim, batch, attended, W_state, w_energy, steps):
 
 
 @numba.njit(**JIT)
-def _glimpse_backward(d_h, h, d_average, t, k, averages, weights, match, d_averages,
-                      d_weights, inputs, gradients, work, chunks, buffer):
-    """The gradient of step `t`'s glimpse, taken from the previous state h (dim, batch).
+def _glimpse_backward(d_h, h, d_average, t, k, outputs, output_grads, glimpse, buffer):
+    """The gradient of step `t`'s glimpse, taken from the previous state h (dim, batch),
+    from the forward pass's `outputs` (averages, weights, match vectors) and the gradients
+    of the first two, `output_grads`; `glimpse` is what :func:`_glimpse_backward_setup`
+    returns.
     `d_average` (attended_dim, batch) holds d cost / d the step's averages through the
     transition; the averages' own gradient is added to it, the gradients of the glimpse's
     inputs are summed into `gradients`, and d cost / d previous state through the glimpse
     is added to d_h (dim, batch). Stores the step's averages, d cost / d transformed state
     and h at column block `k` of the chunks."""
+    averages, weights, match = outputs
+    d_averages, d_weights = output_grads
+    inputs, gradients, work, chunks = glimpse
     attended, W_state, v = inputs
     d_attended, d_preprocessed, _, d_v = gradients
     average, d_average_rows, d_w, d_transformed_rows, d_transformed = work
@@ -318,6 +333,32 @@ def _add_glimpse_products(gradients, chunks, columns):
 
 
 @numba.njit(**JIT)
+def _chunk_columns(k, t, steps, batch):
+    """The columns of a chunk whose last step is at column block `k`, processing step `t`
+    (the backward loops run from the last step to 0): 0 while the chunk is not full."""
+    return (k + 1) * batch if k + 1 == steps or t == 0 else 0
+
+
+@numba.njit(**JIT)
+def _one_input_backward(d_h, h, delta, W_in, d_average, t, k, columns, outputs,
+                        output_grads, glimpse, buffer, d_W, d_W_in, chunk_delta):
+    """After the gradient of a step of a transition with one input sequence (the simple
+    one, the LSTM): the gradient of step `t`'s glimpse (see :func:`_glimpse_backward`),
+    whose averages reached the inputs' deltas `delta` (features, batch) through the
+    distribution weights W_in. The deltas go to column block `k` of `chunk_delta`; with
+    `columns` > 0, the weight gradients of the chunk's steps are added to the transition's
+    d_W, to d_W_in and to the glimpse's."""
+    _, gradients, _, chunks = glimpse
+    np.dot(W_in, delta, d_average)
+    _glimpse_backward(d_h, h, d_average, t, k, outputs, output_grads, glimpse, buffer)
+    _store_columns(chunk_delta, k, delta)
+    if columns > 0:
+        _add_chunk_product(d_W, chunks[2], chunk_delta, columns)
+        _add_chunk_product(d_W_in, chunks[0], chunk_delta, columns)
+        _add_glimpse_products(gradients, chunks, columns)
+
+
+@numba.njit(**JIT)
 def _glimpse_gradients(gradients):
     """The gradients of the attended, the preprocessed attended, the state transformation
     and the energy weights (match_dim, 1)."""
@@ -336,7 +377,7 @@ def attention_simple_forward(mask, has_mask, attended_mask, has_attended_mask, r
     new states before the mask (time, dim, batch) and the match vectors (time, length,
     batch, match_dim)."""
     _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, h0, W, attended,
-                  preprocessed, W_state, w_energy, W_in)
+                  preprocessed, W_state, w_energy, W_in, 1)
     n_steps, batch, dim = x.shape
     masks = _mask_rows(mask, has_mask, n_steps, batch, x)
     glimpse_inputs, glimpse_work, glimpses = _glimpse_setup(
@@ -372,30 +413,96 @@ def attention_simple_backward(mask, has_mask, attended_mask, has_attended_mask, 
     h, delta, buffer = work
     d_W_in = np.zeros((attended_dim, dim), dtype=states.dtype)
     d_average = np.empty((attended_dim, batch), dtype=states.dtype)
-    glimpse_inputs, glimpse_gradients, glimpse_work, glimpse_chunks = _glimpse_backward_setup(
-        dim, batch, attended, W_state, w_energy, steps)
-    chunk_average, _, chunk_h = glimpse_chunks
-    k = 0
+    glimpse = _glimpse_backward_setup(dim, batch, attended, W_state, w_energy, steps)
+    outputs, output_grads = (averages, weights, match), (d_averages, d_weights)
     for t in range(n_steps - 1, -1, -1):
         s = _source(t, n_steps, reverse)
         simple_step_backward(d_h, d_states[t], states[t - 1] if t > 0 else h0, new[t],
                              masks[s], has_mask, code, W, work, d_mask[s], d_x[s])
-        # The inputs received the weighted average through the distribution weights.
-        np.dot(W_in, delta, d_average)
-        _glimpse_backward(d_h, h, d_average, t, k, averages, weights, match, d_averages,
-                          d_weights, glimpse_inputs, glimpse_gradients, glimpse_work,
-                          glimpse_chunks, buffer)
-        _store_columns(chunk_delta, k, delta)
-        k += 1
-        if k == steps or t == 0:
-            columns = k * batch
-            _add_chunk_product(d_W, chunk_h, chunk_delta, columns)
-            _add_chunk_product(d_W_in, chunk_average, chunk_delta, columns)
-            _add_glimpse_products(glimpse_gradients, glimpse_chunks, columns)
-            k = 0
-    d_attended, d_preprocessed, d_W_state, d_energy = _glimpse_gradients(glimpse_gradients)
+        k = (n_steps - 1 - t) % steps
+        _one_input_backward(d_h, h, delta, W_in, d_average, t, k, _chunk_columns(k, t, steps,
+                                                                                batch),
+                            outputs, output_grads, glimpse, buffer, d_W, d_W_in, chunk_delta)
+    d_attended, d_preprocessed, d_W_state, d_energy = _glimpse_gradients(glimpse[1])
     return (d_x, _transposed(d_h), d_W, d_attended, d_preprocessed, d_W_state, d_energy,
             d_W_in, d_mask)
+
+
+# The LSTM with peepholes: its states and cells, the glimpse taken from its states.
+
+
+@numba.njit(**JIT)
+def attention_lstm_forward(mask, has_mask, attended_mask, has_attended_mask, reverse, code,
+                           x, h0, c0, W, w_in, w_forget, w_out, attended, preprocessed,
+                           W_state, w_energy, W_in):
+    """Returns the states and cells (time, batch, dim), the weighted averages (time,
+    batch, attended_dim) and the weights (time, batch, length) and, for the backward pass,
+    the LSTM's gate values (time, 4 * dim, batch), tanh of its cells (time, dim, batch)
+    and the match vectors (time, length, batch, match_dim)."""
+    _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, h0, W, attended,
+                  preprocessed, W_state, w_energy, W_in, 4)
+    n_steps, batch, dim = x.shape[0], x.shape[1], h0.shape[1]
+    if c0.shape[0] != batch or c0.shape[1] != dim:
+        raise ValueError("fused attention loop: "
+                         "the initial cells must be (batch, dim), like the initial states")
+    if w_in.shape[0] != dim or w_forget.shape[0] != dim or w_out.shape[0] != dim:
+        raise ValueError("fused attention loop: "
+                         "the peephole weights must have dim entries")
+    masks = _mask_rows(mask, has_mask, n_steps, batch, x)
+    glimpse_inputs, glimpse_work, glimpses = _glimpse_setup(
+        n_steps, attended_mask, has_attended_mask, attended, preprocessed, W_state, w_energy)
+    W_T, W_in_T = _transposed(W), _transposed(W_in)
+    h, c = _transposed(h0), _transposed(c0)
+    h_new, c_new, inputs, states, cells, gates, tanh_cells = lstm_forward_work(
+        n_steps, batch, dim, x)
+    for t in range(n_steps):
+        s = _source(t, n_steps, reverse)
+        average = _take_glimpse(h, t, glimpse_inputs, glimpse_work, glimpses)
+        _distribute(inputs, W_in_T, average, x[s])
+        lstm_step(h, c, h_new, c_new, gates[t], tanh_cells[t], inputs, W_T, w_in, w_forget,
+                  w_out, masks[s], has_mask, states[t], cells[t])
+        h, h_new = h_new, h
+        c, c_new = c_new, c
+    match, weights, averages = glimpses
+    return states, cells, averages, weights, gates, tanh_cells, match
+
+
+@numba.njit(**JIT)
+def attention_lstm_backward(mask, has_mask, attended_mask, has_attended_mask, reverse, code,
+                            h0, c0, W, w_in, w_forget, w_out, attended, preprocessed, W_state,
+                            w_energy, W_in, states, cells, averages, weights, gates,
+                            tanh_cells, match, d_states, d_cells, d_averages, d_weights):
+    """The gradients of the inputs of :func:`attention_lstm_forward`, in their order:
+    inputs, initial states and cells, recurrent weights, the three peephole weights,
+    attended, preprocessed attended, state transformation, energy weights, distribution
+    weights, then the mask (meaningless without one)."""
+    n_steps, batch, dim = states.shape
+    attended_dim = attended.shape[2]
+    masks = _mask_rows(mask, has_mask, n_steps, batch, states)
+    W, W_in = np.ascontiguousarray(W), np.ascontiguousarray(W_in)
+    h0, c0 = np.ascontiguousarray(h0), np.ascontiguousarray(c0)
+    steps = _chunk_steps(batch)
+    gradients, d_h, d_c, work, chunk_delta = lstm_backward_arrays(n_steps, batch, dim, steps,
+                                                                  states)
+    h, delta, buffer = work[0], work[2], work[5]
+    d_W_in = np.zeros((attended_dim, 4 * dim), dtype=states.dtype)
+    d_average = np.empty((attended_dim, batch), dtype=states.dtype)
+    glimpse = _glimpse_backward_setup(dim, batch, attended, W_state, w_energy, steps)
+    outputs, output_grads = (averages, weights, match), (d_averages, d_weights)
+    for t in range(n_steps - 1, -1, -1):
+        s = _source(t, n_steps, reverse)
+        lstm_step_backward(d_h, d_c, d_states[t], d_cells[t], states[t - 1] if t > 0 else h0,
+                           cells[t - 1] if t > 0 else c0, gates[t], tanh_cells[t], masks[s],
+                           has_mask, W, w_in, w_forget, w_out, work, gradients, s)
+        k = (n_steps - 1 - t) % steps
+        _one_input_backward(d_h, h, delta, W_in, d_average, t, k, _chunk_columns(k, t, steps,
+                                                                                batch),
+                            outputs, output_grads, glimpse, buffer, gradients[2], d_W_in,
+                            chunk_delta)
+    d_x, d_mask, d_W, d_in, d_forget, d_out = gradients
+    d_attended, d_preprocessed, d_W_state, d_energy = _glimpse_gradients(glimpse[1])
+    return (d_x, _transposed(d_h), _transposed(d_c), d_W, d_in, d_forget, d_out, d_attended,
+            d_preprocessed, d_W_state, d_energy, d_W_in, d_mask)
 
 
 # The gated recurrent unit.
@@ -410,7 +517,7 @@ def attention_gru_forward(mask, has_mask, attended_mask, has_attended_mask, reve
     GRU's gate values (time, 2 * dim, batch), its candidate values (time, dim, batch) and
     the match vectors (time, length, batch, match_dim)."""
     _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, h0, U, attended,
-                  preprocessed, W_state, w_energy, W_in)
+                  preprocessed, W_state, w_energy, W_in, 1)
     n_steps, batch, dim = x.shape
     attended_dim = attended.shape[2]
     if gx.shape[0] != n_steps or gx.shape[1] != batch or gx.shape[2] != 2 * dim:
@@ -472,9 +579,9 @@ def attention_gru_backward(mask, has_mask, attended_mask, has_attended_mask, rev
     work = gru_backward_work(dim, batch, states)
     h, d_candidate, d_gate, _, reset_state, buffer = work
     steps = _chunk_steps(batch)
-    glimpse_inputs, glimpse_gradients, glimpse_work, glimpse_chunks = _glimpse_backward_setup(
-        dim, batch, attended, W_state, w_energy, steps)
-    chunk_average, _, chunk_h = glimpse_chunks
+    glimpse = _glimpse_backward_setup(dim, batch, attended, W_state, w_energy, steps)
+    chunk_average, _, chunk_h = glimpse[3]
+    outputs, output_grads = (averages, weights, match), (d_averages, d_weights)
     chunk_reset = np.empty((dim, steps * batch), dtype=dtype)
     chunk_candidate = np.empty((dim, steps * batch), dtype=dtype)
     chunk_gate = np.empty((2 * dim, steps * batch), dtype=dtype)
@@ -486,9 +593,7 @@ def attention_gru_backward(mask, has_mask, attended_mask, has_attended_mask, rev
         # The GRU's inputs received the weighted average through the distribution weights.
         np.dot(W_in, d_candidate, d_average)
         _add_product(d_average, W_gates, d_gate, average_buffer)
-        _glimpse_backward(d_h, h, d_average, t, k, averages, weights, match, d_averages,
-                          d_weights, glimpse_inputs, glimpse_gradients, glimpse_work,
-                          glimpse_chunks, buffer)
+        _glimpse_backward(d_h, h, d_average, t, k, outputs, output_grads, glimpse, buffer)
         _store_columns(chunk_reset, k, reset_state)
         _store_columns(chunk_candidate, k, d_candidate)
         _store_columns(chunk_gate, k, d_gate)
@@ -499,8 +604,8 @@ def attention_gru_backward(mask, has_mask, attended_mask, has_attended_mask, rev
             _add_chunk_product(d_Ug, chunk_h, chunk_gate, columns)
             _add_chunk_product(d_W_in, chunk_average, chunk_candidate, columns)
             _add_chunk_product(d_W_gates, chunk_average, chunk_gate, columns)
-            _add_glimpse_products(glimpse_gradients, glimpse_chunks, columns)
+            _add_glimpse_products(glimpse[1], glimpse[3], columns)
             k = 0
-    d_attended, d_preprocessed, d_W_state, d_energy = _glimpse_gradients(glimpse_gradients)
+    d_attended, d_preprocessed, d_W_state, d_energy = _glimpse_gradients(glimpse[1])
     return (d_x, d_gx, _transposed(d_h), d_U, d_Ug, d_attended, d_preprocessed, d_W_state,
             d_energy, d_W_in, d_W_gates, d_mask)

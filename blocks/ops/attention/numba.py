@@ -10,6 +10,8 @@ from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache
 from blocks.ops.attention.op import (
     FusedAttentionGRU,
     FusedAttentionGRUGrad,
+    FusedAttentionLSTM,
+    FusedAttentionLSTMGrad,
     FusedAttentionSimple,
     FusedAttentionSimpleGrad,
     run_attention_kernel,
@@ -26,6 +28,6 @@ def _numba_funcify(op, node, **kwargs):
                             _NUMBA_VERSION)
 
 
-for _op_type in (FusedAttentionGRU, FusedAttentionGRUGrad, FusedAttentionSimple,
-                 FusedAttentionSimpleGrad):
+for _op_type in (FusedAttentionGRU, FusedAttentionGRUGrad, FusedAttentionLSTM,
+                 FusedAttentionLSTMGrad, FusedAttentionSimple, FusedAttentionSimpleGrad):
     register_funcify_default_op_cache_key(_op_type)(_numba_funcify)

@@ -1,37 +1,41 @@
 """The fused attention decoder: a recurrent transition attending to a sequence, the whole
 loop one node.
 
-:class:`FusedAttentionGRU` and :class:`FusedAttentionSimple` compute what
-:class:`~blocks.bricks.attention.AttentionRecurrent` computes over a whole sequence when
-its transition is a :class:`~blocks.bricks.recurrent.GatedRecurrent` or a
-:class:`~blocks.bricks.recurrent.SimpleRecurrent` and its attention the default
-:class:`~blocks.bricks.attention.SequenceContentAttention`: the states, the weighted
-averages and the attention weights. Their gradients are :class:`FusedAttentionGRUGrad`
-and :class:`FusedAttentionSimpleGrad`, exact hand-derived backward passes. All run the
-Numba kernels of :mod:`blocks.ops.attention.kernels`, under the Numba linker and in
-Python modes alike. :class:`~blocks.bricks.attention.AttentionRecurrent` uses them
+:class:`FusedAttentionSimple`, :class:`FusedAttentionLSTM` and :class:`FusedAttentionGRU`
+compute what :class:`~blocks.bricks.attention.AttentionRecurrent` computes over a whole
+sequence when its transition is a :class:`~blocks.bricks.recurrent.SimpleRecurrent`, an
+:class:`~blocks.bricks.recurrent.LSTM` or a
+:class:`~blocks.bricks.recurrent.GatedRecurrent` and its attention the default
+:class:`~blocks.bricks.attention.SequenceContentAttention`: the states (and the LSTM's
+cells), the weighted averages and the attention weights. Their gradients
+(:class:`FusedAttentionSimpleGrad`, :class:`FusedAttentionLSTMGrad`,
+:class:`FusedAttentionGRUGrad`) are exact hand-derived backward passes. All run the Numba
+kernels of :mod:`blocks.ops.attention.kernels`, under the Numba linker and in Python
+modes alike. :class:`~blocks.bricks.attention.AttentionRecurrent` uses them
 automatically (see its ``fused`` attribute); the loop built with :func:`pytensor.scan`
 remains for every other configuration.
 
 Inputs of a forward op, all of one float dtype, in this order: the transition's
-sequences (``inputs (time, batch, dim)``, then for the GRU ``gate_inputs (time, batch, 2
-* dim)``), the initial ``states (batch, dim)``, the transition's recurrent weights (the
-simple transition's ``state_to_state (dim, dim)``; the GRU's ``state_to_state (dim,
-dim)`` and ``state_to_gates (dim, 2 * dim)``), the ``attended (length, batch,
-attended_dim)``, its preprocessed version ``(length, batch, match_dim)``, the state
-transformation ``(dim, match_dim)``, the energy weights ``(match_dim, 1)``, and the
-weights that distribute the weighted average to each sequence (``(attended_dim, dim)``,
-then for the GRU ``(attended_dim, 2 * dim)``); then the decoder's mask ``(time, batch)``
-and the attended mask ``(length, batch)``, if the op has them. Biases of the state
-transformation and of the distribution are added to the preprocessed attended and to
-the sequences before the loop.
+sequences (``inputs (time, batch, dim)``, ``(time, batch, 4 * dim)`` for the LSTM, then
+for the GRU ``gate_inputs (time, batch, 2 * dim)``), the initial ``states (batch, dim)``
+(and the LSTM's initial ``cells (batch, dim)``), the transition's weights (the simple
+transition's ``state_to_state (dim, dim)``; the LSTM's ``W_state (dim, 4 * dim)`` and
+its peepholes ``W_cell_to_in, W_cell_to_forget, W_cell_to_out (dim,)``; the GRU's
+``state_to_state (dim, dim)`` and ``state_to_gates (dim, 2 * dim)``), the ``attended
+(length, batch, attended_dim)``, its preprocessed version ``(length, batch,
+match_dim)``, the state transformation ``(dim, match_dim)``, the energy weights
+``(match_dim, 1)``, and the weights that distribute the weighted average to each
+sequence (``(attended_dim, width of the sequence)``); then the decoder's mask ``(time,
+batch)`` and the attended mask ``(length, batch)``, if the op has them. Biases of the
+state transformation and of the distribution are added to the preprocessed attended and
+to the sequences before the loop.
 
-Outputs: the states ``(time, batch, dim)``, the weighted averages ``(time, batch,
-attended_dim)`` and the weights ``(time, batch, length)`` of every step (the glimpses
-are taken from the state before the step), then outputs kept for the gradient: the
-transition's values ``(time, features, batch)`` (the simple transition's new states
-before the mask; the GRU's gates and candidates) and the match vectors ``(time, length,
-batch, match_dim)``.
+Outputs: the states (and cells) ``(time, batch, dim)``, the weighted averages ``(time,
+batch, attended_dim)`` and the weights ``(time, batch, length)`` of every step (the
+glimpses are taken from the states before the step), then outputs kept for the
+gradient: the transition's values ``(time, features, batch)`` (the simple transition's
+new states before the mask; the LSTM's gates and tanh of its cells; the GRU's gates and
+candidates) and the match vectors ``(time, length, batch, match_dim)``.
 """
 
 from collections import namedtuple
@@ -47,40 +51,47 @@ from blocks.ops.recurrent.kernels import ACTIVATIONS
 from blocks.ops.recurrent.op import check_inputs, visible_gradients
 
 __all__ = ["FusedAttentionGRU", "FusedAttentionGRUGrad", "FusedAttentionSimple",
-           "FusedAttentionSimpleGrad", "fused_attention_states"]
+           "FusedAttentionSimpleGrad", "FusedAttentionLSTM", "FusedAttentionLSTMGrad",
+           "fused_attention_states"]
 
 _Kind = namedtuple("_Kind", [
     "sequence_widths",  # the last dimension of each sequence input, in multiples of dim
-    "transition_weights",  # the number of recurrent weights, (dim, multiple of dim) each
+    "states",  # the number of carried states, (batch, dim) each: states (and cells)
+    "weight_ndims",  # the ranks of the transition's weights
     "kept",  # widths, in multiples of dim, of the transition's outputs kept for the
     # gradient, which are (time, width, batch)
     "forward", "backward",
 ])
 
 KINDS = {
-    "simple": _Kind((1,), 1, (1,), attention_kernels.attention_simple_forward,
+    "simple": _Kind((1,), 1, (2,), (1,), attention_kernels.attention_simple_forward,
                     attention_kernels.attention_simple_backward),
-    "gru": _Kind((1, 2), 2, (2, 1), attention_kernels.attention_gru_forward,
+    "gru": _Kind((1, 2), 1, (2, 2), (2, 1), attention_kernels.attention_gru_forward,
                  attention_kernels.attention_gru_backward),
+    "lstm": _Kind((4,), 2, (2, 1, 1, 1), (4, 1), attention_kernels.attention_lstm_forward,
+                  attention_kernels.attention_lstm_backward),
 }
 
-#: The visible outputs: states, weighted averages, weights.
-_VISIBLE = 3
 #: The inputs of the glimpse: attended, preprocessed attended, state transformation,
 #: energy weights.
 _GLIMPSE_NDIMS = (3, 3, 2, 2)
 
 
+def visible_outputs(spec):
+    """The number of visible outputs: the carried states, weighted averages, weights."""
+    return spec.states + 2
+
+
 def _input_ndims(spec):
     """The ranks of a forward op's inputs before the masks."""
     n_sequences = len(spec.sequence_widths)
-    return ((3,) * n_sequences + (2,) * (1 + spec.transition_weights) + _GLIMPSE_NDIMS
+    return ((3,) * n_sequences + (2,) * spec.states + spec.weight_ndims + _GLIMPSE_NDIMS
             + (2,) * n_sequences)
 
 
 def _attended_index(spec):
     """The position of the attended among a forward op's inputs."""
-    return len(spec.sequence_widths) + 1 + spec.transition_weights
+    return len(spec.sequence_widths) + spec.states + len(spec.weight_ndims)
 
 
 def run_attention_kernel(backward, kind, activation, has_mask, has_attended_mask, reverse,
@@ -170,7 +181,8 @@ def _output_shapes(spec, n_steps, batch, dim, length, attended_dim, match_dim):
     def times(n, value):
         return None if value is None else n * value
 
-    return ([(n_steps, batch, dim), (n_steps, batch, attended_dim), (n_steps, batch, length)]
+    return ([(n_steps, batch, dim)] * spec.states
+            + [(n_steps, batch, attended_dim), (n_steps, batch, length)]
             + [(n_steps, times(width, dim), batch) for width in spec.kept]
             + [(n_steps, length, batch, match_dim)])
 
@@ -199,8 +211,9 @@ class _FusedAttentionGradOp(_FusedAttentionOp):
     def make_node(self, *inputs):
         spec = self.spec
         parameter_ndims = _input_ndims(spec)[len(spec.sequence_widths):]
-        output_ndims = (3,) * (_VISIBLE + len(spec.kept)) + (4,)
-        inputs = self._inputs(inputs, parameter_ndims + output_ndims + (3,) * _VISIBLE)
+        visible = visible_outputs(spec)
+        output_ndims = (3,) * (visible + len(spec.kept)) + (4,)
+        inputs = self._inputs(inputs, parameter_ndims + output_ndims + (3,) * visible)
         n_parameters = len(parameter_ndims)
         states = inputs[n_parameters]
         n_steps, batch, dim = states.type.shape
@@ -240,7 +253,7 @@ class _FusedAttentionForwardOp(_FusedAttentionOp):
         return _output_shapes(self.spec, *_dimensions(self.spec, input_shapes))
 
     def pullback(self, inputs, outputs, output_grads):
-        grads = visible_gradients(self, outputs, output_grads, _VISIBLE)
+        grads = visible_gradients(self, outputs, output_grads, visible_outputs(self.spec))
         masks = self._masks(inputs)
         parameters = inputs[len(self.spec.sequence_widths):len(inputs) - len(masks)]
         backward = self.gradient_type(*[getattr(self, name) for name in self.__props__])
@@ -254,6 +267,13 @@ class FusedAttentionGRUGrad(_FusedAttentionGradOp):
     :mod:`blocks.ops.attention.op`)."""
 
     kind = "gru"
+
+
+class FusedAttentionLSTMGrad(_FusedAttentionGradOp):
+    """The gradient of :class:`FusedAttentionLSTM` with respect to its inputs (see
+    :mod:`blocks.ops.attention.op`)."""
+
+    kind = "lstm"
 
 
 class FusedAttentionSimpleGrad(_WithActivation, _FusedAttentionGradOp):
@@ -342,27 +362,65 @@ class FusedAttentionSimple(_WithActivation, _FusedAttentionForwardOp):
     gradient_type = FusedAttentionSimpleGrad
 
 
+class FusedAttentionLSTM(_FusedAttentionForwardOp):
+    """The loop of an LSTM (with peepholes) that attends to a sequence from its states.
+
+    Parameters
+    ----------
+    has_mask, has_attended_mask, reverse : bool
+        As for :class:`FusedAttentionGRU`.
+
+    Notes
+    -----
+    Inputs: ``inputs, states, cells, W_state, W_cell_to_in, W_cell_to_forget,
+    W_cell_to_out, attended, preprocessed_attended, state_transformation,
+    energy_weights, distribute_to_inputs``, then the masks; outputs: ``states, cells,
+    weighted_averages, weights``, then the gates, tanh of the cells and the match
+    vectors, kept for the gradient. Shapes: see :mod:`blocks.ops.attention.op`.
+
+    Examples
+    --------
+    With zero weights and inputs, every gate is one half and the cells stay zero:
+
+    >>> dim, length, match_dim = 2, 3, 4
+    >>> attended = np.ones((length, 1, 5))
+    >>> zeros = [np.zeros((2, 1, 4 * dim)), np.zeros((1, dim)), np.zeros((1, dim)),
+    ...          np.zeros((dim, 4 * dim))] + [np.zeros(dim)] * 3
+    >>> glimpse = [np.zeros((length, 1, match_dim)), np.zeros((dim, match_dim)),
+    ...            np.zeros((match_dim, 1)), np.zeros((5, 4 * dim))]
+    >>> states, cells, averages, weights = FusedAttentionLSTM()(*zeros, attended,
+    ...                                                         *glimpse)[:4]
+    >>> cells.eval()[:, 0], averages.eval()[0, 0]
+    (array([[0., 0.],
+           [0., 0.]]), array([1., 1., 1., 1., 1.]))
+    """
+
+    kind = "lstm"
+    gradient_type = FusedAttentionLSTMGrad
+
+
 #: The forward op of each kind.
-FORWARD = {"gru": FusedAttentionGRU, "simple": FusedAttentionSimple}
+FORWARD = {"gru": FusedAttentionGRU, "simple": FusedAttentionSimple,
+           "lstm": FusedAttentionLSTM}
 
 
 def fused_attention_states(kind, sequences, states, transition_weights, attended,
                            preprocessed_attended, glimpse_weights, distribution_weights,
                            mask=None, attended_mask=None, reverse=False, activation="tanh"):
-    """The states, weighted averages and weights of a fused attention loop.
+    """The states (and cells), weighted averages and weights of a fused attention loop.
 
     All inputs are cast to their common float dtype; None is returned when it is not
     float32 or float64.
 
     Parameters
     ----------
-    kind : {'simple', 'gru'}
+    kind : {'simple', 'lstm', 'gru'}
     sequences : list of TensorVariable
         ``[inputs]``, or ``[inputs, gate_inputs]`` for ``'gru'``; time-major.
-    states : TensorVariable
-        The initial states ``(batch, dim)``.
+    states : list of TensorVariable
+        The initial states ``(batch, dim)``, and cells for ``'lstm'``.
     transition_weights : list of TensorVariable
-        ``[state_to_state]``, or ``[state_to_state, state_to_gates]`` for ``'gru'``.
+        The transition's weights, in the order of the op's inputs.
     attended, preprocessed_attended : TensorVariable
         ``(length, batch, attended_dim)`` and ``(length, batch, match_dim)``.
     glimpse_weights : list of TensorVariable
@@ -376,7 +434,7 @@ def fused_attention_states(kind, sequences, states, transition_weights, attended
         The simple transition's activation (see :class:`FusedAttentionSimple`).
     """
     variables = [pt.as_tensor_variable(v) for v in (
-        *sequences, states, *transition_weights, attended, preprocessed_attended,
+        *sequences, *states, *transition_weights, attended, preprocessed_attended,
         *glimpse_weights, *distribution_weights)]
     dtype = upcast(*[v.dtype for v in variables])
     if dtype not in ("float32", "float64"):
@@ -388,4 +446,4 @@ def fused_attention_states(kind, sequences, states, transition_weights, attended
     if kind == "simple":
         flags["activation"] = activation
     op = FORWARD[kind](**flags)
-    return op(*variables, return_list=True)[:_VISIBLE]
+    return op(*variables, return_list=True)[:visible_outputs(op.spec)]

@@ -458,38 +458,58 @@ def lstm_forward(mask, has_mask, reverse, code, x, h0, c0, W, w_in, w_forget, w_
     dim = width // 4
     if w_in.shape[0] != dim or w_forget.shape[0] != dim or w_out.shape[0] != dim:
         raise ValueError("fused recurrent loop: the peephole weights must have dim entries")
-    dtype = x.dtype
     masks = _mask_rows(mask, has_mask, n_steps, batch, x)
     W_T = _transposed(W)
     h, c = _transposed(h0), _transposed(c0)
-    h_new, c_new = np.empty((dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype)
-    inputs = np.empty((width, batch), dtype=dtype)
-    states = np.empty((n_steps, batch, dim), dtype=dtype)
-    cells = np.empty((n_steps, batch, dim), dtype=dtype)
-    gates = np.empty((n_steps, width, batch), dtype=dtype)
-    tanh_cells = np.empty((n_steps, dim, batch), dtype=dtype)
+    h_new, c_new, inputs, states, cells, gates, tanh_cells = lstm_forward_work(
+        n_steps, batch, dim, x)
     for t in range(n_steps):
         s = _source(t, n_steps, reverse)
-        g = gates[t]
-        np.dot(W_T, h, g)
         _transpose_into(inputs, x[s])
-        _add(g.ravel(), inputs.ravel())
-        i, f, candidate, o = g[:dim], g[dim:2 * dim], g[2 * dim:3 * dim], g[3 * dim:]
-        _sigmoid_peephole(i, c, w_in)
-        _sigmoid_peephole(f, c, w_forget)
-        _tanh_of(candidate.ravel(), candidate.ravel())
-        _lstm_cells(c_new.ravel(), i.ravel(), f.ravel(), candidate.ravel(), c.ravel())
-        _sigmoid_peephole(o, c_new, w_out)
-        _tanh_of(tanh_cells[t].ravel(), c_new.ravel())
-        _multiply(h_new.ravel(), o.ravel(), tanh_cells[t].ravel())
-        if has_mask:
-            _keep(h_new, h, masks[s])
-            _keep(c_new, c, masks[s])
-        _write_transposed(states[t], h_new)
-        _write_transposed(cells[t], c_new)
+        lstm_step(h, c, h_new, c_new, gates[t], tanh_cells[t], inputs, W_T, w_in, w_forget,
+                  w_out, masks[s], has_mask, states[t], cells[t])
         h, h_new = h_new, h
         c, c_new = c_new, c
     return states, cells, gates, tanh_cells
+
+
+@numba.njit(**JIT)
+def lstm_forward_work(n_steps, batch, dim, dtype_of):
+    """The arrays of an LSTM's forward loop: the next states and cells (dim, batch), one
+    step's inputs (4 * dim, batch), then the outputs: the states and cells (time, batch,
+    dim), the gates (time, 4 * dim, batch) and tanh of the cells (time, dim, batch)."""
+    dtype = dtype_of.dtype
+    return (np.empty((dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype),
+            np.empty((4 * dim, batch), dtype=dtype),
+            np.empty((n_steps, batch, dim), dtype=dtype),
+            np.empty((n_steps, batch, dim), dtype=dtype),
+            np.empty((n_steps, 4 * dim, batch), dtype=dtype),
+            np.empty((n_steps, dim, batch), dtype=dtype))
+
+
+@numba.njit(**JIT)
+def lstm_step(h, c, h_new, c_new, g, tc, inputs, W_T, w_in, w_forget, w_out, m, has_mask,
+              state_rows, cell_rows):
+    """One LSTM step, feature-major: h_new and c_new from the states h and cells c and the
+    transposed inputs (4 * dim, batch), also written to state_rows and cell_rows (batch,
+    dim). Writes the gate values to g and tanh of the new cells to tc (the backward pass
+    needs them)."""
+    dim = h.shape[0]
+    np.dot(W_T, h, g)
+    _add(g.ravel(), inputs.ravel())
+    i, f, candidate, o = g[:dim], g[dim:2 * dim], g[2 * dim:3 * dim], g[3 * dim:]
+    _sigmoid_peephole(i, c, w_in)
+    _sigmoid_peephole(f, c, w_forget)
+    _tanh_of(candidate.ravel(), candidate.ravel())
+    _lstm_cells(c_new.ravel(), i.ravel(), f.ravel(), candidate.ravel(), c.ravel())
+    _sigmoid_peephole(o, c_new, w_out)
+    _tanh_of(tc.ravel(), c_new.ravel())
+    _multiply(h_new.ravel(), o.ravel(), tc.ravel())
+    if has_mask:
+        _keep(h_new, h, m)
+        _keep(c_new, c, m)
+    _write_transposed(state_rows, h_new)
+    _write_transposed(cell_rows, c_new)
 
 
 @numba.njit(**JIT)
@@ -544,61 +564,84 @@ def _lstm_previous_cells(grad_c, d_cells, f, da_i, w_in, da_f, w_forget, m):
 
 
 @numba.njit(**JIT)
+def lstm_backward_arrays(n_steps, batch, dim, steps, dtype_of):
+    """The arrays of an LSTM's backward loop: the gradients of the inputs (time, batch, 4 *
+    dim), of the mask (time, batch), of the recurrent weights and of the three peephole
+    weights; d cost / d states and d cost / d cells (dim, batch); the work of
+    :func:`lstm_step_backward` (the previous states and cells, the deltas of the inputs,
+    then buffers); a chunk of the deltas of `steps` steps (4 * dim, steps * batch)."""
+    dtype = dtype_of.dtype
+    width = 4 * dim
+    work = (np.empty((dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype),
+            np.empty((width, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype),
+            np.empty((dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype))
+    gradients = (np.empty((n_steps, batch, width), dtype=dtype),
+                 np.empty((n_steps, batch), dtype=dtype), np.zeros((dim, width), dtype=dtype),
+                 np.zeros(dim, dtype=dtype), np.zeros(dim, dtype=dtype),
+                 np.zeros(dim, dtype=dtype))
+    return (gradients, np.zeros((dim, batch), dtype=dtype), np.zeros((dim, batch), dtype=dtype),
+            work, np.empty((width, steps * batch), dtype=dtype))
+
+
+@numba.njit(**JIT)
+def lstm_step_backward(d_h, d_c, d_state, d_cell, previous, previous_cells, g, tc, m,
+                       has_mask, W, w_in, w_forget, w_out, work, gradients, s):
+    """The gradients of one LSTM step. `d_h` and `d_c` (dim, batch) hold d cost / d new
+    states and cells without the step's own output gradients `d_state` and `d_cell`
+    (batch, dim), and become d cost / d previous states and cells `previous` and
+    `previous_cells` (batch, dim); `g` and `tc` are the step's gate values and tanh of its
+    new cells. Writes the deltas of the inputs and the mask's gradient at row `s` of the
+    gradients of :func:`lstm_backward_arrays`, and adds to the peephole weights'; `work`
+    then holds the previous states and cells and the deltas (4 * dim, batch)."""
+    h, c, delta, d_new_cells, new_cells, buffer = work
+    d_x, d_mask, _, d_in, d_forget, d_out = gradients
+    dim = h.shape[0]
+    _transpose_into(h, previous)
+    _transpose_into(c, previous_cells)
+    i, f, candidate, o = g[:dim], g[dim:2 * dim], g[2 * dim:3 * dim], g[3 * dim:]
+    da_i, da_f = delta[:dim], delta[dim:2 * dim]
+    da_c, da_o = delta[2 * dim:3 * dim], delta[3 * dim:]
+    _add_transposed(d_h, d_state)
+    _add_transposed(d_c, d_cell)
+    _lstm_mask_gradient(d_mask[s], d_h, d_c, g, tc, h, c, dim)
+    _lstm_output_delta(da_o, d_h, o, tc, m)
+    _lstm_cell_delta(d_new_cells, d_h, d_c, o, tc, da_o, w_out, m)
+    _gate_delta(da_i.ravel(), d_new_cells.ravel(), candidate.ravel(), i.ravel())
+    _gate_delta(da_f.ravel(), d_new_cells.ravel(), c.ravel(), f.ravel())
+    _candidate_delta(da_c.ravel(), d_new_cells.ravel(), i.ravel(), candidate.ravel())
+    _lstm_previous_cells(d_c, d_new_cells, f, da_i, w_in, da_f, w_forget, m)
+    _row_sums_of_product(d_in, da_i, c)
+    _row_sums_of_product(d_forget, da_f, c)
+    _lstm_cells(new_cells.ravel(), i.ravel(), f.ravel(), candidate.ravel(), c.ravel())
+    _row_sums_of_product(d_out, da_o, new_cells)
+    _previous_state_gradient(d_h, W, delta, buffer, m, has_mask)
+    _write_transposed(d_x[s], delta)
+
+
+@numba.njit(**JIT)
 def lstm_backward(mask, has_mask, reverse, code, h0, c0, W, w_in, w_forget, w_out,
                   states, cells, gates, tanh_cells, d_states, d_cells):
     n_steps, batch, dim = states.shape
-    width = 4 * dim
-    dtype = states.dtype
     masks = _mask_rows(mask, has_mask, n_steps, batch, states)
     W, h0, c0 = np.ascontiguousarray(W), np.ascontiguousarray(h0), np.ascontiguousarray(c0)
-    d_x = np.empty((n_steps, batch, width), dtype=dtype)
-    d_mask = np.empty((n_steps, batch), dtype=dtype)
-    d_W = np.zeros((dim, width), dtype=dtype)
-    d_h = np.zeros((dim, batch), dtype=dtype)
-    d_c = np.zeros((dim, batch), dtype=dtype)
-    h = np.empty((dim, batch), dtype=dtype)
-    c = np.empty((dim, batch), dtype=dtype)
-    delta = np.empty((width, batch), dtype=dtype)
-    d_new_cells = np.empty((dim, batch), dtype=dtype)
-    new_cells = np.empty((dim, batch), dtype=dtype)
-    d_in = np.zeros(dim, dtype=dtype)
-    d_forget = np.zeros(dim, dtype=dtype)
-    d_out = np.zeros(dim, dtype=dtype)
-    buffer = np.empty((dim, batch), dtype=dtype)
     steps = _chunk_steps(batch)
-    chunk_h = np.empty((dim, steps * batch), dtype=dtype)
-    chunk_delta = np.empty((width, steps * batch), dtype=dtype)
+    gradients, d_h, d_c, work, chunk_delta = lstm_backward_arrays(n_steps, batch, dim, steps,
+                                                                  states)
+    h, delta = work[0], work[2]
+    chunk_h = np.empty((dim, steps * batch), dtype=states.dtype)
     k = 0
     for t in range(n_steps - 1, -1, -1):
         s = _source(t, n_steps, reverse)
-        m = masks[s]
-        _transpose_into(h, states[t - 1] if t > 0 else h0)
-        _transpose_into(c, cells[t - 1] if t > 0 else c0)
-        g, tc = gates[t], tanh_cells[t]
-        i, f, candidate, o = g[:dim], g[dim:2 * dim], g[2 * dim:3 * dim], g[3 * dim:]
-        da_i, da_f = delta[:dim], delta[dim:2 * dim]
-        da_c, da_o = delta[2 * dim:3 * dim], delta[3 * dim:]
-        _add_transposed(d_h, d_states[t])
-        _add_transposed(d_c, d_cells[t])
-        _lstm_mask_gradient(d_mask[s], d_h, d_c, g, tc, h, c, dim)
-        _lstm_output_delta(da_o, d_h, o, tc, m)
-        _lstm_cell_delta(d_new_cells, d_h, d_c, o, tc, da_o, w_out, m)
-        _gate_delta(da_i.ravel(), d_new_cells.ravel(), candidate.ravel(), i.ravel())
-        _gate_delta(da_f.ravel(), d_new_cells.ravel(), c.ravel(), f.ravel())
-        _candidate_delta(da_c.ravel(), d_new_cells.ravel(), i.ravel(), candidate.ravel())
-        _lstm_previous_cells(d_c, d_new_cells, f, da_i, w_in, da_f, w_forget, m)
-        _row_sums_of_product(d_in, da_i, c)
-        _row_sums_of_product(d_forget, da_f, c)
-        _lstm_cells(new_cells.ravel(), i.ravel(), f.ravel(), candidate.ravel(), c.ravel())
-        _row_sums_of_product(d_out, da_o, new_cells)
-        _previous_state_gradient(d_h, W, delta, buffer, m, has_mask)
-        _write_transposed(d_x[s], delta)
+        lstm_step_backward(d_h, d_c, d_states[t], d_cells[t], states[t - 1] if t > 0 else h0,
+                           cells[t - 1] if t > 0 else c0, gates[t], tanh_cells[t], masks[s],
+                           has_mask, W, w_in, w_forget, w_out, work, gradients, s)
         _store_columns(chunk_h, k, h)
         _store_columns(chunk_delta, k, delta)
         k += 1
         if k == steps or t == 0:
-            _add_chunk_product(d_W, chunk_h, chunk_delta, k * batch)
+            _add_chunk_product(gradients[2], chunk_h, chunk_delta, k * batch)
             k = 0
+    d_x, d_mask, d_W, d_in, d_forget, d_out = gradients
     return (d_x, _transposed(d_h), _transposed(d_c), d_W, d_in, d_forget, d_out, d_mask)
 
 
