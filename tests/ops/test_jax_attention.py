@@ -9,15 +9,7 @@ import pytest
 
 jax = pytest.importorskip("jax")
 
-from blocks.ops.attention.op import (  # noqa: E402
-    FusedAttentionGRU,
-    FusedAttentionGRUGrad,
-    FusedAttentionLSTM,
-    FusedAttentionLSTMGrad,
-    FusedAttentionSimple,
-    FusedAttentionSimpleGrad,
-    visible_outputs,
-)
+from blocks.ops.attention.op import OP_TYPES, FusedAttentionSimple, visible_outputs  # noqa: E402
 from tests.ops.jax_parity import (  # noqa: E402, F401
     assert_jax_equals_reference,
     assert_runs_in_jax,
@@ -41,12 +33,6 @@ from tests.ops.test_attention_fused import op_values as fused_op_values  # noqa:
 # (time, batch, length of the attended, lengths of the decoded sequences, lengths of the
 # attended): ragged lengths, an example with nothing to attend to, batch 1, time 1.
 SHAPES = [(5, 3, 6, (5, 2, 4), (0, 6, 3)), (4, 1, 3, (3,), (2,)), (1, 2, 2, (1, 0), (2, 1))]
-
-
-#: The op types of each kind, forward and gradient.
-OP_TYPES = {"gru": [FusedAttentionGRU, FusedAttentionGRUGrad],
-            "simple": [FusedAttentionSimple, FusedAttentionSimpleGrad],
-            "lstm": [FusedAttentionLSTM, FusedAttentionLSTMGrad]}
 
 
 def op_values(n_steps, batch, length, lengths, attended_lengths, dtype, kind="gru"):

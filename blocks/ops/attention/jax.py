@@ -11,15 +11,7 @@ step takes the glimpse below, then makes the transition's step of
 import jax.numpy as jnp
 from pytensor.link.jax.dispatch import jax_funcify
 
-from blocks.ops.attention.op import (
-    FusedAttentionGRU,
-    FusedAttentionGRUGrad,
-    FusedAttentionLSTM,
-    FusedAttentionLSTMGrad,
-    FusedAttentionSimple,
-    FusedAttentionSimpleGrad,
-    visible_outputs,
-)
+from blocks.ops.attention.op import OP_TYPES, visible_outputs
 from blocks.ops.recurrent import jax_loop
 from blocks.ops.recurrent.jax import kept_outputs, recorded_values, transition_step
 from blocks.ops.recurrent.jax_loop import ELEMENTWISE, MaskedSoftmax
@@ -113,8 +105,6 @@ def jax_funcify_fused_attention_grad(op, node=None, **kwargs):
     return fused_attention_grad
 
 
-for _forward, _backward in ((FusedAttentionGRU, FusedAttentionGRUGrad),
-                            (FusedAttentionLSTM, FusedAttentionLSTMGrad),
-                            (FusedAttentionSimple, FusedAttentionSimpleGrad)):
+for _forward, _backward in OP_TYPES.values():
     jax_funcify.register(_forward)(jax_funcify_fused_attention)
     jax_funcify.register(_backward)(jax_funcify_fused_attention_grad)

@@ -7,15 +7,7 @@ The loops themselves are the kernels of :mod:`blocks.ops.attention.kernels`.
 
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
-from blocks.ops.attention.op import (
-    FusedAttentionGRU,
-    FusedAttentionGRUGrad,
-    FusedAttentionLSTM,
-    FusedAttentionLSTMGrad,
-    FusedAttentionSimple,
-    FusedAttentionSimpleGrad,
-    run_attention_kernel,
-)
+from blocks.ops.attention.op import OP_TYPES, run_attention_kernel
 from blocks.ops.numba_glue import objmode_function
 
 # Bump when _run's arguments or results change (it enters PyTensor's Numba cache key).
@@ -28,6 +20,6 @@ def _numba_funcify(op, node, **kwargs):
                             _NUMBA_VERSION)
 
 
-for _op_type in (FusedAttentionGRU, FusedAttentionGRUGrad, FusedAttentionLSTM,
-                 FusedAttentionLSTMGrad, FusedAttentionSimple, FusedAttentionSimpleGrad):
-    register_funcify_default_op_cache_key(_op_type)(_numba_funcify)
+for _op_types in OP_TYPES.values():
+    for _op_type in _op_types:
+        register_funcify_default_op_cache_key(_op_type)(_numba_funcify)

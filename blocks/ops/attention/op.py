@@ -399,9 +399,10 @@ class FusedAttentionLSTM(_FusedAttentionForwardOp):
     gradient_type = FusedAttentionLSTMGrad
 
 
-#: The forward op of each kind.
-FORWARD = {"gru": FusedAttentionGRU, "simple": FusedAttentionSimple,
-           "lstm": FusedAttentionLSTM}
+#: The forward and gradient ops of each kind.
+OP_TYPES = {"simple": (FusedAttentionSimple, FusedAttentionSimpleGrad),
+            "lstm": (FusedAttentionLSTM, FusedAttentionLSTMGrad),
+            "gru": (FusedAttentionGRU, FusedAttentionGRUGrad)}
 
 
 def fused_attention_states(kind, sequences, states, transition_weights, attended,
@@ -445,5 +446,5 @@ def fused_attention_states(kind, sequences, states, transition_weights, attended
              "reverse": reverse}
     if kind == "simple":
         flags["activation"] = activation
-    op = FORWARD[kind](**flags)
+    op = OP_TYPES[kind][0](**flags)
     return op(*variables, return_list=True)[:visible_outputs(op.spec)]
