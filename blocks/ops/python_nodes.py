@@ -47,7 +47,7 @@ from pytensor.tensor.subtensor import (
     Subtensor,
 )
 
-from blocks.ops.attention.op import FusedAttentionGRU, FusedAttentionGRUGrad
+from blocks.ops.attention.op import OP_TYPES as ATTENTION_OP_TYPES
 from blocks.ops.blas.op import BlasDot, BlasGemm
 from blocks.ops.checks.op import IndexCheck, LastDimCheck
 from blocks.ops.recurrent.op import FusedRecurrent, FusedRecurrentGrad
@@ -63,7 +63,8 @@ PERFORMED_OPS = (
     Subtensor, IncSubtensor, AdvancedSubtensor1, AdvancedIncSubtensor1,
     AdvancedSubtensor, AdvancedIncSubtensor,
     CheckAndRaise, IndexCheck, LastDimCheck, BatchedDot, BlasDot, BlasGemm,
-    FusedRecurrent, FusedRecurrentGrad, FusedAttentionGRU, FusedAttentionGRUGrad,
+    FusedRecurrent, FusedRecurrentGrad,
+    *(op_type for op_types in ATTENTION_OP_TYPES.values() for op_type in op_types),
 )
 
 
