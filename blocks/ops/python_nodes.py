@@ -69,6 +69,7 @@ PERFORMED_OPS = (
 
 
 def _cast(x, dtype):
+    """What an elementwise cast computes (a marker for :func:`_ufunc_of`'s result)."""
     return x.astype(dtype)
 
 
@@ -140,7 +141,7 @@ def _ufunc_function(node, ufunc):
     check = op._check_runtime_broadcast
 
     if ufunc is _cast:
-        return lambda x: x.astype(dtype)
+        return lambda x: _cast(x, dtype)
 
     def run(*inputs):
         check(node, inputs)

@@ -308,26 +308,33 @@ def _add_chunk_product(out, left, right, columns):
         out += np.dot(left, right.T)
 
 
-@numba.njit(**JIT)
-def _check_shapes(mask, has_mask, x, h0, W, multiple):
-    """Refuse inputs that do not fit: x (time, batch, multiple * dim), h0 (batch, dim)..."""
+def check_shapes(mask, has_mask, x, h0, W, multiple):
+    """Refuse inputs that do not fit: x (time, batch, multiple * dim), h0 (batch, dim),
+    W (dim, ...), the mask (time, batch).
+
+    Python, called before a forward kernel (:func:`blocks.ops.recurrent.op.run_kernel`):
+    the kernels index without bounds checks, and the messages give the shapes, which
+    compiled code would format with Numba's string functions (a second or more of every
+    cold compile).
+    """
     n_steps, batch, width = x.shape
     dim = h0.shape[1]
     if h0.shape[0] != batch:
-        raise ValueError("fused recurrent loop: the initial states must have one row per "
-                         "example of the batch (batch = second dimension of the sequences): "
-                         "found " + str(h0.shape[0]) + " rows for a batch of " + str(batch))
+        raise ValueError(f"fused recurrent loop: the initial states must have one row per "
+                         f"example of the batch (batch = second dimension of the "
+                         f"sequences): found {h0.shape[0]} rows for a batch of {batch}")
     if width != multiple * dim:
-        raise ValueError("fused recurrent loop: inputs of shape (" + str(n_steps) + ", "
-                         + str(batch) + ", " + str(width) + ") do not fit the brick's dim "
-                         + str(dim) + " (the last dimension must be dim for SimpleRecurrent "
-                         "and GatedRecurrent inputs, 2 * dim for gate_inputs, 4 * dim for "
-                         "LSTM inputs)")
+        raise ValueError(f"fused recurrent loop: inputs of shape {x.shape} do not fit the "
+                         f"brick's dim {dim} (the last dimension must be dim for "
+                         f"SimpleRecurrent and GatedRecurrent inputs, 2 * dim for "
+                         f"gate_inputs, 4 * dim for LSTM inputs)")
     if W.shape[0] != dim:
-        raise ValueError("fused recurrent loop: the recurrent weights must have dim rows")
-    if has_mask and (mask.shape[0] != n_steps or mask.shape[1] != batch):
-        raise ValueError("fused recurrent loop: the mask must be (time, batch), like the "
-                         "first two dimensions of the sequences")
+        raise ValueError(f"fused recurrent loop: the recurrent weights must have dim = {dim} "
+                         f"rows, found {W.shape[0]}")
+    if has_mask and mask.shape != (n_steps, batch):
+        raise ValueError(f"fused recurrent loop: the mask must be (time, batch) = "
+                         f"{(n_steps, batch)}, like the first two dimensions of the "
+                         f"sequences, found {mask.shape}")
 
 
 # Simple recurrent transition: h_t = f(x_t + h_{t-1} W)
@@ -360,7 +367,6 @@ def simple_step(h, h_new, new, inputs, W_T, m, has_mask, code):
 def simple_forward(mask, has_mask, reverse, code, x, h0, W):
     """Returns the states and, for the backward pass, the unmasked new states
     (time, dim, batch)."""
-    _check_shapes(mask, has_mask, x, h0, W, 1)
     n_steps, batch, dim = x.shape
     masks = _mask_rows(mask, has_mask, n_steps, batch, x)
     W_T = _transposed(W)
@@ -452,8 +458,6 @@ def _lstm_cells(out, i, f, candidate, c_prev):
 def lstm_forward(mask, has_mask, reverse, code, x, h0, c0, W, w_in, w_forget, w_out):
     """Returns states and cells and, for the backward pass, the four gate values
     (time, 4 * dim, batch) and tanh of the new cells (time, dim, batch)."""
-    _check_shapes(mask, has_mask, x, h0, W, 4)
-    _check_shapes(mask, has_mask, x, c0, W, 4)
     n_steps, batch, width = x.shape
     dim = width // 4
     if w_in.shape[0] != dim or w_forget.shape[0] != dim or w_out.shape[0] != dim:
@@ -683,8 +687,6 @@ def gru_forward_work(n_steps, batch, dim, dtype_of):
 def gru_forward(mask, has_mask, reverse, code, x, gx, h0, U, Ug):
     """Returns the states and, for the backward pass, the gate values (time, 2 * dim,
     batch) and the candidate values (time, dim, batch)."""
-    _check_shapes(mask, has_mask, x, h0, U, 1)
-    _check_shapes(mask, has_mask, gx, h0, Ug, 2)
     n_steps, batch, dim = x.shape
     masks = _mask_rows(mask, has_mask, n_steps, batch, x)
     U_T, Ug_T = _transposed(U), _transposed(Ug)

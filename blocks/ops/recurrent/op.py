@@ -31,12 +31,17 @@ _Kind = namedtuple("_Kind", [
     # (time, width, batch)
     "sequence_widths",  # last dimension of each sequence input, in multiples of dim
     "forward", "backward",
+    "checked",  # (sequence, state, weights, multiple): positions in the forward inputs of
+    # what kernels.check_shapes checks, and the sequence's width in multiples of dim
 ])
 
 KINDS = {
-    "simple": _Kind(1, 2, 1, (1,), (1,), kernels.simple_forward, kernels.simple_backward),
-    "lstm": _Kind(1, 6, 2, (4, 1), (4,), kernels.lstm_forward, kernels.lstm_backward),
-    "gru": _Kind(2, 3, 1, (2, 1), (1, 2), kernels.gru_forward, kernels.gru_backward),
+    "simple": _Kind(1, 2, 1, (1,), (1,), kernels.simple_forward, kernels.simple_backward,
+                    ((0, 1, 2, 1),)),
+    "lstm": _Kind(1, 6, 2, (4, 1), (4,), kernels.lstm_forward, kernels.lstm_backward,
+                  ((0, 1, 3, 4), (0, 2, 3, 4))),
+    "gru": _Kind(2, 3, 1, (2, 1), (1, 2), kernels.gru_forward, kernels.gru_backward,
+                 ((0, 2, 3, 1), (1, 2, 4, 2))),
 }
 
 
@@ -46,6 +51,10 @@ def run_kernel(backward, kind, activation, has_mask, reverse, inputs):
     data = list(inputs[:-1]) if has_mask else list(inputs)
     # A copy: a constant mask is read-only, a type Numba would compile the kernel for again.
     mask = np.array(inputs[-1]) if has_mask else np.empty((0, 0), dtype=data[0].dtype)
+    if not backward:
+        for sequence, state, weights, multiple in spec.checked:
+            kernels.check_shapes(mask, has_mask, data[sequence], data[state], data[weights],
+                                 multiple)
     kernel = spec.backward if backward else spec.forward
     results = kernel(mask, has_mask, reverse, kernels.ACTIVATIONS[activation], *data)
     n_outputs = (spec.sequences + spec.parameters + has_mask if backward
