@@ -68,16 +68,9 @@ PERFORMED_OPS = (
 )
 
 
-def _cast(x, dtype):
-    """What an elementwise cast computes (a marker for :func:`_ufunc_of`'s result)."""
-    return x.astype(dtype)
-
-
 def _ufunc_of(node):
-    """The NumPy ufunc (or cast) computing an elementwise `node` alone, or None."""
+    """The NumPy ufunc computing an elementwise `node` alone, or None."""
     op = node.op
-    if isinstance(op, Elemwise) and isinstance(op.scalar_op, Cast) and not op.inplace_pattern:
-        return _cast
     spec = getattr(op, "nfunc_spec", None)
     if (not isinstance(op, Elemwise) or isinstance(op.scalar_op, Composite) or spec is None
             or len(node.outputs) != 1 or spec[1] != len(node.inputs) or spec[2] != 1
@@ -113,13 +106,37 @@ def _of_one_element(node):
         for output in node.outputs)
 
 
+def _builder(node):
+    """The function below that builds `node`'s Python function, or None where the node
+    is compiled."""
+    op = node.op
+    if isinstance(op, PERFORMED_OPS):
+        return _perform_function
+    if isinstance(op, Elemwise):
+        if isinstance(op.scalar_op, Cast) and not op.inplace_pattern:
+            return _cast_function
+        if _ufunc_of(node) is not None:
+            return _ufunc_function
+        if _of_one_element(node):
+            return _element_function
+    if _reduction_of(node) is not None:
+        return _reduce_function
+    return None
+
+
 def runs_in_python(node):
     """Whether the Numba linker runs `node` with NumPy rather than compiling it."""
-    return ENABLED and (isinstance(node.op, PERFORMED_OPS) or _ufunc_of(node) is not None
-                        or _reduction_of(node) is not None or _of_one_element(node))
+    return ENABLED and _builder(node) is not None
 
 
-def _reduce_function(node, ufunc):
+def python_node_function(node):
+    """A function computing `node` (one of :func:`runs_in_python`'s) from its inputs,
+    returning its output, or a tuple of its outputs when it has several."""
+    return _builder(node)(node)
+
+
+def _reduce_function(node):
+    ufunc = _reduction_of(node)
     op = node.op
     out_dtype = np.dtype(node.outputs[0].type.dtype)
     acc_dtype = np.dtype(getattr(op, "acc_dtype", None) or out_dtype)
@@ -132,16 +149,19 @@ def _reduce_function(node, ufunc):
     return run
 
 
-def _ufunc_function(node, ufunc):
+def _cast_function(node):
+    dtype = np.dtype(node.outputs[0].type.dtype)
+    return lambda x: x.astype(dtype)
+
+
+def _ufunc_function(node):
+    ufunc = _ufunc_of(node)
     op = node.op
     dtype = np.dtype(node.outputs[0].type.dtype)
     overwritten = op.inplace_pattern.get(0)
     if overwritten is not None and node.inputs[overwritten].type.dtype != dtype:
         overwritten = None
     check = op._check_runtime_broadcast
-
-    if ufunc is _cast:
-        return lambda x: _cast(x, dtype)
 
     def run(*inputs):
         check(node, inputs)
@@ -172,17 +192,7 @@ def _element_function(node):
     return run
 
 
-def python_node_function(node):
-    """A function computing `node` (one of :func:`runs_in_python`'s) from its inputs,
-    returning its output, or a tuple of its outputs when it has several."""
-    ufunc = _ufunc_of(node)
-    if ufunc is not None:
-        return _ufunc_function(node, ufunc)
-    ufunc = _reduction_of(node)
-    if ufunc is not None:
-        return _reduce_function(node, ufunc)
-    if _of_one_element(node):
-        return _element_function(node)
+def _perform_function(node):
     op = node.op
     op.prepare_node(node, None, None, "py")
     n_outputs = len(node.outputs)

@@ -95,12 +95,9 @@ def jax_funcify_fused_attention_grad(op, node=None, **kwargs):
         step, kept = _step(op, weights, attended_mask)
         values = recorded_values(kept, kept_values)
         values.update(weights=jnp.transpose(weights_out, (0, 2, 1)), match=match)
-        dim = initial[0].shape[1]
-        input_grads, initial_grads, weight_grads, mask_grads = jax_loop.backward(
-            step, weights, initial, carried, values, visible_grads,
-            [width * dim for width in spec.sequence_widths], mask, op.reverse)
-        return (*input_grads, *initial_grads, *weight_grads,
-                *([mask_grads] if op.has_mask else []))
+        return jax_loop.op_input_gradients(
+            step, weights, initial, carried, values, visible_grads, spec.sequence_widths,
+            mask, op.reverse, op.has_mask)
 
     return fused_attention_grad
 

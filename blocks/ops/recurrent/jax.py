@@ -127,11 +127,8 @@ def jax_funcify_fused_recurrent_grad(op, node=None, **kwargs):
         visible_grads = tuple(inputs[spec.parameters + n_outputs:])
         visible = tuple(outputs[:spec.visible])
         values = recorded_values(kept, outputs[spec.visible:])
-        dim = initial[0].shape[1]
-        input_grads, initial_grads, weight_grads, mask_grads = jax_loop.backward(
-            step, weights, initial, visible, values, visible_grads,
-            [w * dim for w in spec.sequence_widths], mask, op.reverse)
-        return (*input_grads, *initial_grads, *weight_grads,
-                *([mask_grads] if op.has_mask else []))
+        return jax_loop.op_input_gradients(
+            step, weights, initial, visible, values, visible_grads, spec.sequence_widths,
+            mask, op.reverse, op.has_mask)
 
     return fused_recurrent_grad

@@ -201,6 +201,19 @@ def backward(step, weights, initial, carried, values, visible_grads, widths, mas
     return input_grads, initial_grads, weight_grads, mask_grads
 
 
+def op_input_gradients(step, weights, initial, carried, values, visible_grads,
+                       sequence_widths, mask, reverse, has_mask):
+    """:func:`backward`'s gradients as a fused op's gradient returns them: sequences,
+    initial states, weights, then the mask's where the op has one; `sequence_widths` are
+    the sequences' last dimensions in multiples of the state dimension."""
+    dim = jax.tree_util.tree_leaves(initial)[0].shape[1]
+    input_grads, initial_grads, weight_grads, mask_grads = backward(
+        step, weights, initial, carried, values, visible_grads,
+        [width * dim for width in sequence_widths], mask, reverse)
+    return (*input_grads, *initial_grads, *weight_grads,
+            *([mask_grads] if has_mask else []))
+
+
 def to_feature_major(sequence):
     """(time, batch, features) -> (time, features, batch), the layout of the kept outputs."""
     return jnp.swapaxes(sequence, 1, 2)
