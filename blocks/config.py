@@ -30,7 +30,8 @@ when :mod:`blocks.config` is imported.
 
 Settings: ``default_seed``, ``recursion_limit``, ``profile``, ``log_backend``,
 ``sqlite_database``, ``max_blob_size``, ``temp_dir``, ``data_path`` (Blocks' settings
-and Fuel's ``data_path``), ``keep_freed_memory``, ``mode`` and ``rewrite_cache``;
+and Fuel's ``data_path``), ``keep_freed_memory``, ``mode``, ``rewrite_cache`` and
+``compile_ahead``;
 ``help(config)`` or ``config.describe()`` lists them with their documentation.
 ``floatX`` is not a Blocks setting: it belongs to PyTensor (``pytensor.config.floatX``).
 """
@@ -372,5 +373,12 @@ config.add_config(
         "blocks.rewrite_cache (in PyTensor's compiledir), so that a process compiling "
         "a model compiled before skips PyTensor's graph rewrites; BLOCKS_REWRITE_CACHE=0 "
         "rewrites every graph.",
+)
+config.add_config(
+    "compile_ahead", flag, default=True,
+    doc="Whether the Numba kernels of the fused ops that a function being compiled will "
+        "call start compiling in a helper process while PyTensor rewrites the graph "
+        "(blocks.ops.kernel_compile); BLOCKS_COMPILE_AHEAD=0 compiles them at their first "
+        "call.",
 )
 config.load_yaml()

@@ -78,6 +78,7 @@ from pytensor.graph.rewriting.db import RewriteDatabase, RewriteDatabaseQuery
 from pytensor.graph.type import Type
 
 from blocks.config import config
+from blocks.ops.kernel_compile import prefetch_graph
 
 __all__ = ["counters", "graph_key", "install", "cache_directory", "FORMAT"]
 
@@ -480,6 +481,8 @@ def prepare_fgraph(inputs, outputs, additional_outputs, fgraph, mode, profile):
     def rewrite():
         return _prepare_fgraph(inputs, outputs, additional_outputs, fgraph, mode, profile)
 
+    # Our kernels that the graph will call start compiling elsewhere while it is rewritten.
+    prefetch_graph(fgraph, mode)
     if not config.rewrite_cache:
         counters["off"] += 1
         return rewrite()

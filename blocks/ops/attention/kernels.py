@@ -40,6 +40,7 @@ import numba
 import numpy as np
 
 from blocks.ops.recurrent.kernels import (
+    HELPER,
     JIT,
     _add_chunk_product,
     _add_product,
@@ -70,7 +71,7 @@ __all__ = ["attention_gru_forward", "attention_gru_backward", "attention_simple_
            "attention_simple_backward", "attention_lstm_forward", "attention_lstm_backward"]
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, h0, W, attended,
                   preprocessed, W_state, w_energy, W_in, multiple):
     """Refuse inputs that do not fit, but for the GRU's gate inputs and the LSTM's cells
@@ -124,7 +125,7 @@ def _check_shapes(mask, has_mask, attended_mask, has_attended_mask, x, h0, W, at
 # The glimpse, forward.
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _match_energies(match, energies, preprocessed, transformed, v):
     """match[s, b] = tanh(preprocessed[s, b] + transformed[b]); energies[s, b] =
     match[s, b] . v."""
@@ -132,15 +133,13 @@ def _match_energies(match, energies, preprocessed, transformed, v):
     for s in range(length):
         for b in range(batch):
             row, p, q = match[s, b], preprocessed[s, b], transformed[b]
-            total = 0 * v[0]
             for m in range(match_dim):
-                y = _tanh(p[m] + q[m])
-                row[m] = y
-                total += y * v[m]
-            energies[s, b] = total
+                row[m] = _tanh(p[m] + q[m])
+    # The sums through BLAS: a loop of IEEE additions does not vectorize.
+    np.dot(match.reshape((length * batch, match_dim)), v, energies.reshape(length * batch))
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _masked_softmax(e, present):
     """e (length, batch) becomes the softmax of each column over its present elements:
     zero where `present` is 0, all zeros in a column with no present element."""
@@ -163,7 +162,7 @@ def _masked_softmax(e, present):
                 e[s, b] /= total
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _weighted_average(out, w, attended):
     """out[b] = sum over s of w[s, b] * attended[s, b]."""
     length, batch, attended_dim = attended.shape
@@ -175,7 +174,7 @@ def _weighted_average(out, w, attended):
                 o[e] += ws * a[e]
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _glimpse_setup(n_steps, attended_mask, has_attended_mask, attended, preprocessed,
                    W_state, w_energy):
     """What every step's glimpse reads: (the attended mask as ones and zeros, the attended,
@@ -197,7 +196,7 @@ def _glimpse_setup(n_steps, attended_mask, has_attended_mask, attended, preproce
     return inputs, work, outputs
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _distribute(out, W_T, average, x):
     """out = W_T @ average + x.T: a sequence's step (batch, features) plus the weighted
     average (attended_dim, batch) distributed to it, feature-major."""
@@ -205,7 +204,7 @@ def _distribute(out, W_T, average, x):
     _add_transposed(out, x)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _take_glimpse(h, t, inputs, work, outputs):
     """The glimpse of step `t` from the state h (dim, batch), written to the step's rows of
     `outputs`; returns the weighted averages feature-major (attended_dim, batch)."""
@@ -225,7 +224,7 @@ def _take_glimpse(h, t, inputs, work, outputs):
 # The glimpse, backward.
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _weights_gradient(d_w, d_average, attended, w, d_weights, d_attended):
     """d_w[s, b] = d cost / d weight of element s for example b (through the average and
     the weights output); d_attended[s, b] += w[b, s] * d_average[b]."""
@@ -233,14 +232,13 @@ def _weights_gradient(d_w, d_average, attended, w, d_weights, d_attended):
     for s in range(length):
         for b in range(batch):
             ws, a, da, q = w[b, s], attended[s, b], d_attended[s, b], d_average[b]
-            total = d_weights[b, s]
             for e in range(attended_dim):
-                total += q[e] * a[e]
                 da[e] += ws * q[e]
-            d_w[s, b] = total
+            # Through BLAS: a loop of IEEE additions does not vectorize.
+            d_w[s, b] = d_weights[b, s] + np.dot(q, a)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _softmax_gradient(d_w, w):
     """d_w (length, batch) becomes d cost / d energies, for the weights w (batch, length)."""
     length, batch = d_w.shape
@@ -252,7 +250,7 @@ def _softmax_gradient(d_w, w):
             d_w[s, b] = w[b, s] * (d_w[s, b] - total)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _match_gradient(d_transformed, d_preprocessed, d_v, d_energies, match, v):
     """From d cost / d energies: d_transformed (batch, match_dim) = d cost / d h @ W_state;
     adds to d_preprocessed (length, batch, match_dim) and d_v (match_dim,)."""
@@ -272,7 +270,7 @@ def _match_gradient(d_transformed, d_preprocessed, d_v, d_energies, match, v):
                 dt[m] += d_pre
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _glimpse_backward_setup(dim, batch, attended, W_state, w_energy, steps):
     """What the glimpse's gradient reads: (the attended, the state transformation, the
     energy weights as a vector); the gradients it sums: (attended, preprocessed attended,
@@ -296,7 +294,7 @@ def _glimpse_backward_setup(dim, batch, attended, W_state, w_energy, steps):
     return inputs, gradients, work, chunks
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _glimpse_backward(d_h, h, d_average, t, k, outputs, output_grads, glimpse, buffer):
     """The gradient of step `t`'s glimpse, taken from the previous state h (dim, batch),
     from the forward pass's `outputs` (averages, weights, match vectors) and the gradients
@@ -326,20 +324,20 @@ def _glimpse_backward(d_h, h, d_average, t, k, outputs, output_grads, glimpse, b
     _store_columns(chunks[2], k, h)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _add_glimpse_products(gradients, chunks, columns):
     """The state transformation's gradient over a chunk of steps."""
     _add_chunk_product(gradients[2], chunks[2], chunks[1], columns)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _chunk_columns(k, t, steps, batch):
     """The columns of a chunk whose last step is at column block `k`, processing step `t`
     (the backward loops run from the last step to 0): 0 while the chunk is not full."""
     return (k + 1) * batch if k + 1 == steps or t == 0 else 0
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _one_input_backward(d_h, h, delta, W_in, d_average, t, k, columns, outputs,
                         output_grads, glimpse, buffer, d_W, d_W_in, chunk_delta):
     """After the gradient of a step of a transition with one input sequence (the simple
@@ -358,7 +356,7 @@ def _one_input_backward(d_h, h, delta, W_in, d_average, t, k, columns, outputs,
         _add_glimpse_products(gradients, chunks, columns)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _glimpse_gradients(gradients):
     """The gradients of the attended, the preprocessed attended, the state transformation
     and the energy weights (match_dim, 1)."""

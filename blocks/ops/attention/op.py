@@ -47,8 +47,9 @@ from pytensor.graph.op import Op
 from pytensor.scalar import upcast
 
 from blocks.ops.attention import kernels as attention_kernels
+from blocks.ops.kernel_compile import call, canonical
 from blocks.ops.recurrent.kernels import ACTIVATIONS
-from blocks.ops.recurrent.op import check_inputs, visible_gradients
+from blocks.ops.recurrent.op import check_inputs, placeholders, visible_gradients
 
 __all__ = ["FusedAttentionGRU", "FusedAttentionGRUGrad", "FusedAttentionSimple",
            "FusedAttentionSimpleGrad", "FusedAttentionLSTM", "FusedAttentionLSTMGrad",
@@ -94,20 +95,30 @@ def _attended_index(spec):
     return len(spec.sequence_widths) + spec.states + len(spec.weight_ndims)
 
 
+def attention_kernel_arguments(backward, kind, activation, has_mask, has_attended_mask,
+                               reverse, inputs):
+    """The forward (or backward) kernel of `kind` and its arguments, for the inputs of the
+    op's node; the arrays :func:`~blocks.ops.kernel_compile.canonical`."""
+    spec = KINDS[kind]
+    n_masks = has_mask + has_attended_mask
+    data = [canonical(x) for x in inputs[:len(inputs) - n_masks]]
+    masks = list(inputs[len(inputs) - n_masks:])
+    empty = np.empty((0, 0), dtype=data[0].dtype)
+    # Copies: a constant mask is read-only.
+    mask = np.array(masks.pop(0)) if has_mask else empty
+    attended_mask = np.array(masks.pop(0)) if has_attended_mask else empty
+    kernel = spec.backward if backward else spec.forward
+    return kernel, (mask, has_mask, attended_mask, has_attended_mask, reverse,
+                    ACTIVATIONS[activation], *data)
+
+
 def run_attention_kernel(backward, kind, activation, has_mask, has_attended_mask, reverse,
                          inputs):
     """Run the forward (or backward) kernel of `kind` on the inputs of the op's node."""
     spec = KINDS[kind]
-    n_masks = has_mask + has_attended_mask
-    data = list(inputs[:len(inputs) - n_masks])
-    masks = list(inputs[len(inputs) - n_masks:])
-    empty = np.empty((0, 0), dtype=data[0].dtype)
-    # Copies: a constant mask is read-only, a type Numba would compile the kernel for again.
-    mask = np.array(masks.pop(0)) if has_mask else empty
-    attended_mask = np.array(masks.pop(0)) if has_attended_mask else empty
-    kernel = spec.backward if backward else spec.forward
-    results = kernel(mask, has_mask, attended_mask, has_attended_mask, reverse,
-                     ACTIVATIONS[activation], *data)
+    kernel, arguments = attention_kernel_arguments(backward, kind, activation, has_mask,
+                                                   has_attended_mask, reverse, inputs)
+    results = call(kernel, *arguments)
     n_inputs = len(_input_ndims(spec))
     return tuple(results[:n_inputs + has_mask]) if backward else tuple(results)
 
@@ -133,6 +144,11 @@ class _FusedAttentionOp(Op):
         """The arguments of :func:`run_attention_kernel` before the inputs."""
         return (self._backward, self.kind, self.activation, self.has_mask,
                 self.has_attended_mask, self.reverse)
+
+    def kernel_requests(self, node):
+        """The kernel `node` will call and arguments of its signature (see
+        :func:`blocks.ops.kernel_compile.prefetch_graph`)."""
+        return [attention_kernel_arguments(*self.run_arguments, placeholders(node))]
 
     def perform(self, node, inputs, output_storage):
         results = run_attention_kernel(*self.run_arguments, inputs)

@@ -40,9 +40,19 @@ __all__ = [
 #: Codes of the elementwise activations a fused simple recurrent transition supports.
 ACTIVATIONS = {"tanh": 0, "logistic": 1, "identity": 2, "rectifier": 3}
 
-# Allow reassociation and contraction, so that loops vectorize; keep NaN/inf semantics.
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-JIT = {"cache": True, "fastmath": FASTMATH, "boundscheck": False, "error_model": "numpy"}
+# IEEE arithmetic, no fast-math flags. With them (reassociation, contraction), what a
+# function computes depends on the code LLVM inlines it into: a helper compiled on its own
+# and its copy inside a kernel round differently, and which copy a kernel calls depends on
+# what the process compiled or loaded from the cache before. The same kernel then gave
+# other gradients in a first process than in the next one. Without them, every copy
+# computes the same values; the kernels run as fast (their products are BLAS calls).
+_OPTIONS = {"boundscheck": False, "error_model": "numpy"}
+#: Options of the kernels the ops call: cached on disk, each with everything it calls.
+JIT = {"cache": True, **_OPTIONS}
+#: Options of the functions the kernels call: compiled into the kernels, neither cached on
+#: their own (a cached kernel holds their code) nor callable from Python (wrappers cost
+#: compile time).
+HELPER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True, **_OPTIONS}
 
 # tanh(x) = x P(x^2) / Q(x^2) on [-9, 9] (tanh is 1 to float32 precision beyond): a
 # least-squares fit of the relative error, computed for this module.
@@ -66,7 +76,7 @@ def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _tanh_float32(x):
     x = min(max(x, -_CLAMP), _CLAMP)
     t = x * x
@@ -76,21 +86,21 @@ def _tanh_float32(x):
     return min(max(x * numerator / denominator, -_ONE), _ONE)
 
 
-@overload(_tanh, jit_options={"fastmath": FASTMATH})
+@overload(_tanh)
 def _overload_tanh(x):
     if x == types.float32:
         return lambda x: _tanh_float32(x)
     return lambda x: math.tanh(x)
 
 
-@overload(_sigmoid, jit_options={"fastmath": FASTMATH})
+@overload(_sigmoid)
 def _overload_sigmoid(x):
     if x == types.float32:
         return lambda x: _HALF + _HALF * _tanh_float32(_HALF * x)
     return lambda x: 1.0 / (1.0 + math.exp(-x))
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _activate(code, x):
     if code == 0:
         return _tanh(x)
@@ -101,7 +111,7 @@ def _activate(code, x):
     return max(x, 0 * x)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _derivative(code, y):
     """The activation's derivative, from its output `y`."""
     if code == 0:
@@ -120,45 +130,45 @@ def _derivative(code, y):
 # to columns.
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _add(out, a):
     for j in range(out.shape[0]):
         out[j] += a[j]
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _multiply(out, a, b):
     for j in range(out.shape[0]):
         out[j] = a[j] * b[j]
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _activate_sum(out, a, code):
     """out = f(out + a) for the activation `code`."""
     for j in range(out.shape[0]):
         out[j] = _activate(code, out[j] + a[j])
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _sigmoid_sum(out, a):
     for j in range(out.shape[0]):
         out[j] = _sigmoid(out[j] + a[j])
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _tanh_of(out, a):
     for j in range(out.shape[0]):
         out[j] = _tanh(a[j])
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _interpolate(out, z, new, old):
     """out = z * new + (1 - z) * old."""
     for j in range(out.shape[0]):
         out[j] = z[j] * new[j] + (1 - z[j]) * old[j]
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _sigmoid_peephole(out, cells, weights):
     """out = logistic(out + cells * weights), the weights one per row."""
     for i in range(out.shape[0]):
@@ -167,7 +177,7 @@ def _sigmoid_peephole(out, cells, weights):
             out[i, b] = _sigmoid(out[i, b] + cells[i, b] * w)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _keep(out, old, m):
     """out = m * out + (1 - m) * old: masked examples (columns) keep their previous value."""
     for i in range(out.shape[0]):
@@ -175,7 +185,7 @@ def _keep(out, old, m):
             out[i, b] = m[b] * out[i, b] + (1 - m[b]) * old[i, b]
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _scale_columns(out, m):
     """out *= 1 - m, column by column."""
     for i in range(out.shape[0]):
@@ -183,7 +193,7 @@ def _scale_columns(out, m):
             out[i, b] *= 1 - m[b]
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _column_sums_of_product(out, a, b_minus, c):
     """out[b] = sum over rows of a * (b_minus - c): the gradient of a mask."""
     out[:] = 0
@@ -192,7 +202,7 @@ def _column_sums_of_product(out, a, b_minus, c):
             out[b] += a[i, b] * (b_minus[i, b] - c[i, b])
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _row_sums_of_product(out, a, b):
     """out[i] += sum over columns of a * b: the gradient of a per-feature weight."""
     for i in range(a.shape[0]):
@@ -202,7 +212,7 @@ def _row_sums_of_product(out, a, b):
         out[i] += total
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _source(t, n_steps, reverse):
     """The time index of the inputs read at processing step `t`."""
     return n_steps - 1 - t if reverse else t
@@ -214,7 +224,7 @@ def _source(t, n_steps, reverse):
 _BLOCK = 16
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _transpose_into(out, a):
     """out = a.T, for a (batch, features) and out (features, batch)."""
     batch, features = a.shape
@@ -224,7 +234,7 @@ def _transpose_into(out, a):
                 out[f, b] = a[b, f]
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _add_transposed(out, a):
     """out += a.T, for a (batch, features) and out (features, batch)."""
     batch, features = a.shape
@@ -234,7 +244,7 @@ def _add_transposed(out, a):
                 out[f, b] += a[b, f]
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _write_transposed(out, a):
     """out = a.T, for a (features, batch) and out (batch, features)."""
     features, batch = a.shape
@@ -244,12 +254,12 @@ def _write_transposed(out, a):
                 out[b, f] = a[f, b]
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _transposed(a):
     return np.ascontiguousarray(a.T)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _mask_rows(mask, has_mask, n_steps, batch, dtype_of):
     """The mask as a contiguous (time, batch) array: ones without a mask."""
     if has_mask:
@@ -257,14 +267,14 @@ def _mask_rows(mask, has_mask, n_steps, batch, dtype_of):
     return np.ones((n_steps, batch), dtype=dtype_of.dtype)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _add_product(target, a, b, buffer):
     """target += a @ b, the product through BLAS."""
     np.dot(a, b, buffer)
     _add(target.ravel(), buffer.ravel())
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _previous_state_gradient(d_h, W, delta, buffer, m, has_mask):
     """d_h becomes d cost / d previous state: (1 - m) * d_h (the masked examples keep it)
     plus W @ delta (the products of the step)."""
@@ -283,12 +293,12 @@ def _previous_state_gradient(d_h, W, delta, buffer, m, has_mask):
 _CHUNK_COLUMNS = 512
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _chunk_steps(batch):
     return max(1, _CHUNK_COLUMNS // max(batch, 1))
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _store_columns(chunk, k, a):
     """Put the (features, batch) matrix `a` at step `k` of a (features, steps * batch) chunk."""
     batch = a.shape[1]
@@ -297,7 +307,7 @@ def _store_columns(chunk, k, a):
             chunk[i, k * batch + b] = a[i, b]
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _add_chunk_product(out, left, right, columns):
     """out += left[:, :columns] @ right[:, :columns].T."""
     if columns == left.shape[1]:
@@ -340,7 +350,7 @@ def check_shapes(mask, has_mask, x, h0, W, multiple):
 # Simple recurrent transition: h_t = f(x_t + h_{t-1} W)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def simple_forward_work(n_steps, batch, dim, dtype_of):
     """The arrays of a simple transition's forward loop: the next state and one step's
     inputs (dim, batch), then the outputs: the states (time, batch, dim) and the new
@@ -351,7 +361,7 @@ def simple_forward_work(n_steps, batch, dim, dtype_of):
             np.empty((n_steps, dim, batch), dtype=dtype))
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def simple_step(h, h_new, new, inputs, W_T, m, has_mask, code):
     """One step of the simple transition, feature-major: h_new from the state h and the
     transposed inputs (dim, batch). Writes the new states before the mask to `new` (the
@@ -381,14 +391,14 @@ def simple_forward(mask, has_mask, reverse, code, x, h0, W):
     return states, new
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _simple_delta(out, grad, new, m, code):
     for i in range(out.shape[0]):
         for b in range(out.shape[1]):
             out[i, b] = m[b] * grad[i, b] * _derivative(code, new[i, b])
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def simple_backward_arrays(n_steps, batch, dim, steps, dtype_of):
     """The arrays of a simple transition's backward loop: the gradients of the inputs
     (time, batch, dim), of the mask (time, batch) and of the recurrent weights; d cost / d
@@ -403,7 +413,7 @@ def simple_backward_arrays(n_steps, batch, dim, steps, dtype_of):
             np.empty((dim, steps * batch), dtype=dtype))
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def simple_step_backward(d_h, d_state, previous, new, m, has_mask, code, W, work, d_mask,
                          d_x):
     """The gradients of one step of the simple transition. `d_h` (dim, batch) holds d cost
@@ -448,7 +458,7 @@ def simple_backward(mask, has_mask, reverse, code, h0, W, states, new, d_states)
 # LSTM with peepholes; inputs and gates ordered input gate, forget gate, cells, output gate.
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _lstm_cells(out, i, f, candidate, c_prev):
     for j in range(out.shape[0]):
         out[j] = f[j] * c_prev[j] + i[j] * candidate[j]
@@ -477,7 +487,7 @@ def lstm_forward(mask, has_mask, reverse, code, x, h0, c0, W, w_in, w_forget, w_
     return states, cells, gates, tanh_cells
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def lstm_forward_work(n_steps, batch, dim, dtype_of):
     """The arrays of an LSTM's forward loop: the next states and cells (dim, batch), one
     step's inputs (4 * dim, batch), then the outputs: the states and cells (time, batch,
@@ -491,7 +501,7 @@ def lstm_forward_work(n_steps, batch, dim, dtype_of):
             np.empty((n_steps, dim, batch), dtype=dtype))
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def lstm_step(h, c, h_new, c_new, g, tc, inputs, W_T, w_in, w_forget, w_out, m, has_mask,
               state_rows, cell_rows):
     """One LSTM step, feature-major: h_new and c_new from the states h and cells c and the
@@ -516,7 +526,7 @@ def lstm_step(h, c, h_new, c_new, g, tc, inputs, W_T, w_in, w_forget, w_out, m, 
     _write_transposed(cell_rows, c_new)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _lstm_mask_gradient(out, grad_h, grad_c, g, tc, h_prev, c_prev, dim):
     """out[b] = grad_h . (h_new - h_prev) + grad_c . (c_new - c_prev), per example."""
     out[:] = 0
@@ -527,14 +537,14 @@ def _lstm_mask_gradient(out, grad_h, grad_c, g, tc, h_prev, c_prev, dim):
                        + grad_c[j, b] * (c_new - c_prev[j, b]))
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _lstm_output_delta(out, grad_h, o, tc, m):
     for i in range(out.shape[0]):
         for b in range(out.shape[1]):
             out[i, b] = m[b] * grad_h[i, b] * tc[i, b] * o[i, b] * (1 - o[i, b])
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _lstm_cell_delta(out, grad_h, grad_c, o, tc, da_o, w_out, m):
     """d cost / d new cells, through the state, the output gate's peephole and the cells."""
     for i in range(out.shape[0]):
@@ -544,20 +554,20 @@ def _lstm_cell_delta(out, grad_h, grad_c, o, tc, da_o, w_out, m):
                          + da_o[i, b] * w)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _gate_delta(out, d_cells, other, gate):
     """out = d_cells * other * gate * (1 - gate): a logistic gate's pre-activation delta."""
     for j in range(out.shape[0]):
         out[j] = d_cells[j] * other[j] * gate[j] * (1 - gate[j])
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _candidate_delta(out, d_cells, i, candidate):
     for j in range(out.shape[0]):
         out[j] = d_cells[j] * i[j] * (1 - candidate[j] * candidate[j])
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _lstm_previous_cells(grad_c, d_cells, f, da_i, w_in, da_f, w_forget, m):
     """grad_c becomes d cost / d previous cells (without the next step's contribution)."""
     for i in range(grad_c.shape[0]):
@@ -567,7 +577,7 @@ def _lstm_previous_cells(grad_c, d_cells, f, da_i, w_in, da_f, w_forget, m):
                             + da_i[i, b] * wi + da_f[i, b] * wf)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def lstm_backward_arrays(n_steps, batch, dim, steps, dtype_of):
     """The arrays of an LSTM's backward loop: the gradients of the inputs (time, batch, 4 *
     dim), of the mask (time, batch), of the recurrent weights and of the three peephole
@@ -587,7 +597,7 @@ def lstm_backward_arrays(n_steps, batch, dim, steps, dtype_of):
             work, np.empty((width, steps * batch), dtype=dtype))
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def lstm_step_backward(d_h, d_c, d_state, d_cell, previous, previous_cells, g, tc, m,
                        has_mask, W, w_in, w_forget, w_out, work, gradients, s):
     """The gradients of one LSTM step. `d_h` and `d_c` (dim, batch) hold d cost / d new
@@ -652,7 +662,7 @@ def lstm_backward(mask, has_mask, reverse, code, h0, c0, W, w_in, w_forget, w_ou
 # Gated recurrent unit; gate inputs ordered update gate, reset gate.
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def gru_step(h, h_new, g, candidate, inputs, gate_inputs, U_T, Ug_T, reset_states, m,
              has_mask):
     """One step of the gated recurrent unit, feature-major: h_new from the state h and the
@@ -670,7 +680,7 @@ def gru_step(h, h_new, g, candidate, inputs, gate_inputs, U_T, Ug_T, reset_state
         _keep(h_new, h, m)
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def gru_forward_work(n_steps, batch, dim, dtype_of):
     """The arrays of a GRU's forward loop: the next state, one step's inputs, gate inputs
     and reset states (features, batch), then the outputs: the states (time, batch, dim),
@@ -704,7 +714,7 @@ def gru_forward(mask, has_mask, reverse, code, x, gx, h0, U, Ug):
     return states, gates, candidates
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _gru_deltas(d_update, d_candidate, grad, z, candidate, h, m):
     """The deltas of the update gate and the candidate; grad becomes d cost / d previous
     state through the interpolation and the mask."""
@@ -718,7 +728,7 @@ def _gru_deltas(d_update, d_candidate, grad, z, candidate, h, m):
             grad[i, b] = g * ((1 - m[b]) + m[b] * (1 - zi))
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _gru_mask_gradient(out, grad, z, candidate, h):
     out[:] = 0
     for i in range(grad.shape[0]):
@@ -726,7 +736,7 @@ def _gru_mask_gradient(out, grad, z, candidate, h):
             out[b] += grad[i, b] * z[i, b] * (candidate[i, b] - h[i, b])
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def _gru_reset(d_reset_gate, d_h, reset_states, d_reset, h, r):
     for j in range(d_h.shape[0]):
         d_reset_gate[j] = d_reset[j] * h[j] * r[j] * (1 - r[j])
@@ -734,7 +744,7 @@ def _gru_reset(d_reset_gate, d_h, reset_states, d_reset, h, r):
         reset_states[j] = h[j] * r[j]
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def gru_backward_work(dim, batch, dtype_of):
     """The (features, batch) arrays of :func:`gru_step_backward`: the previous state, the
     deltas of the inputs and gate inputs, then buffers."""
@@ -744,7 +754,7 @@ def gru_backward_work(dim, batch, dtype_of):
             np.empty((dim, batch), dtype=dtype), np.empty((dim, batch), dtype=dtype))
 
 
-@numba.njit(**JIT)
+@numba.njit(**HELPER)
 def gru_step_backward(d_h, d_state, previous, g, candidate, m, U, Ug, work, d_mask, d_x,
                       d_gx):
     """The gradients of one GRU step. `d_h` (dim, batch) holds d cost / d new state without

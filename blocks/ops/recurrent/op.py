@@ -18,10 +18,11 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.scalar import upcast
 
+from blocks.ops.kernel_compile import call, canonical
 from blocks.ops.recurrent import kernels
 
 __all__ = ["FusedRecurrent", "FusedRecurrentGrad", "fused_states", "run_kernel",
-           "check_inputs", "visible_gradients"]
+           "kernel_arguments", "placeholders", "check_inputs", "visible_gradients"]
 
 _Kind = namedtuple("_Kind", [
     "sequences",  # number of sequence inputs (first inputs)
@@ -45,21 +46,37 @@ KINDS = {
 }
 
 
+def kernel_arguments(backward, kind, activation, has_mask, reverse, inputs):
+    """The forward (or backward) kernel of `kind` and its arguments, for the inputs of the
+    op's node; the arrays :func:`~blocks.ops.kernel_compile.canonical`."""
+    spec = KINDS[kind]
+    data = [canonical(x) for x in (inputs[:-1] if has_mask else inputs)]
+    # A copy: a constant mask is read-only.
+    mask = np.array(inputs[-1]) if has_mask else np.empty((0, 0), dtype=data[0].dtype)
+    kernel = spec.backward if backward else spec.forward
+    return kernel, (mask, has_mask, reverse, kernels.ACTIVATIONS[activation], *data)
+
+
 def run_kernel(backward, kind, activation, has_mask, reverse, inputs):
     """Run the forward (or backward) kernel of `kind` on the inputs of the op's node."""
     spec = KINDS[kind]
-    data = list(inputs[:-1]) if has_mask else list(inputs)
-    # A copy: a constant mask is read-only, a type Numba would compile the kernel for again.
-    mask = np.array(inputs[-1]) if has_mask else np.empty((0, 0), dtype=data[0].dtype)
+    kernel, arguments = kernel_arguments(backward, kind, activation, has_mask, reverse,
+                                         inputs)
     if not backward:
+        mask, data = arguments[0], arguments[4:]
         for sequence, state, weights, multiple in spec.checked:
             kernels.check_shapes(mask, has_mask, data[sequence], data[state], data[weights],
                                  multiple)
-    kernel = spec.backward if backward else spec.forward
-    results = kernel(mask, has_mask, reverse, kernels.ACTIVATIONS[activation], *data)
+    results = call(kernel, *arguments)
     n_outputs = (spec.sequences + spec.parameters + has_mask if backward
                  else spec.visible + len(spec.kept))
     return tuple(results[:n_outputs])
+
+
+def placeholders(node):
+    """Empty arrays of the dtypes and ranks of `node`'s inputs: what a kernel's signature
+    is built from before the node runs."""
+    return [np.empty((0,) * v.type.ndim, dtype=v.type.dtype) for v in node.inputs]
 
 
 def check_inputs(op, variables, ndims):
@@ -106,6 +123,12 @@ class _FusedOp(Op):
         return KINDS[self.kind]
 
     _backward = False
+
+    def kernel_requests(self, node):
+        """The kernel `node` will call and arguments of its signature (see
+        :func:`blocks.ops.kernel_compile.prefetch_graph`)."""
+        return [kernel_arguments(self._backward, self.kind, self.activation, self.has_mask,
+                                 self.reverse, placeholders(node))]
 
     def perform(self, node, inputs, output_storage):
         results = run_kernel(self._backward, self.kind, self.activation, self.has_mask,
