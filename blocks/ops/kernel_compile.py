@@ -51,6 +51,9 @@ OPT_LEVEL = 2
 #: Seconds a first call waits for the helper process before compiling the kernel itself.
 WAIT_TIMEOUT = 900
 
+#: The helper process.
+HELPER_COMMAND = [sys.executable, "-m", "blocks.ops.kernel_compile"]
+
 
 def canonical(array):
     """`array` as the kernels are compiled for: C-contiguous, writeable and aligned (a
@@ -93,12 +96,18 @@ def _optimization_level(level):
 _ready = set()
 
 
+def _compile_here(kernel, types):
+    """Compile `kernel` for `types` in this process, or load it from Numba's disk cache."""
+    with _optimization_level(OPT_LEVEL):
+        kernel.compile(types)
+    _ready.add((kernel, types))
+
+
 def _compile(kernel, types):
     """Compile `kernel` for `types`, from Numba's disk cache where it is there (waiting
     first for the helper process if it is compiling it)."""
     _helper.wait(kernel, types)
-    with _optimization_level(OPT_LEVEL):
-        kernel.compile(types)
+    _compile_here(kernel, types)
 
 
 def call(kernel, *arguments):
@@ -109,7 +118,6 @@ def call(kernel, *arguments):
     key = (kernel, signature(arguments))
     if key not in _ready:
         _compile(kernel, key[1])
-        _ready.add(key)
     return kernel(*arguments)
 
 
@@ -152,73 +160,147 @@ def _in_disk_cache(kernel, types):
         return None
 
 
+class _Lines:
+    """JSON messages, one per line, read from a file descriptor without blocking unless
+    asked to wait."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buffer = b""
+        self.closed = False
+
+    def read(self, timeout):
+        """The messages there now (`timeout` 0), or the first ones to come within
+        `timeout` seconds (None: however long); `closed` is set at end of file."""
+        lines = []
+        while not self.closed:
+            ready, _, _ = select.select([self.fd], [], [], timeout)
+            if not ready:
+                break
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                self.closed = True
+                break
+            *complete, self.buffer = (self.buffer + chunk).split(b"\n")
+            lines += [line for line in complete if line.strip()]
+            if lines:
+                timeout = 0  # then only what is there already
+        return [json.loads(line) for line in lines]
+
+
 class _Helper:
-    """The helper process, its requests and their answers."""
+    """The helper process, its requests and their answers.
+
+    The helper compiles requests in order and says when it starts one. A first call that
+    needs a kernel the helper has not started compiles it itself; one that waits for a
+    kernel the helper is compiling compiles meanwhile the last request the helper has not
+    started. Either way the helper is told to drop that request.
+    """
 
     def __init__(self):
         self.lock = threading.RLock()
+        self._forget()
+
+    def _forget(self):
         self.process = None
+        self.reader = None
         self.owner = None  # the pid that started it (a forked child must not use it)
         self.pending = {}  # (kernel, types) -> request id
+        self.keys = {}  # request id -> (kernel, types)
+        self.started = set()
         self.answered = {}  # request id -> error message or None
         self.next_id = 0
 
-    def _alive(self):
-        if self.process is not None and self.owner != os.getpid():
-            self.process, self.pending, self.answered = None, {}, {}
-        return self.process is not None and self.process.poll() is None
+    def _send(self, message):
+        try:
+            self.process.stdin.write((json.dumps(message) + "\n").encode())
+            self.process.stdin.flush()
+            return True
+        except OSError:
+            return False
+
+    def _absorb(self, messages):
+        for message in messages:
+            if message.get("started"):
+                self.started.add(message["id"])
+            else:
+                self.answered[message["id"]] = message["error"]
 
     def request(self, kernel, arguments):
         types = signature(arguments)
+        key = (kernel, types)
         with self.lock:
-            if (kernel, types) in _ready or (kernel, types) in self.pending:
+            if self.process is not None and self.owner != os.getpid():
+                self._forget()  # inherited through fork
+            if key in _ready or key in self.pending:
                 return False
             if _in_disk_cache(kernel, types) is not False:
                 return False
-            if not self._alive():
+            if self.process is None or self.process.poll() is not None:
                 self.process = subprocess.Popen(
-                    [sys.executable, "-m", "blocks.ops.kernel_compile"],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL, text=True, bufsize=1)
+                    HELPER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL, bufsize=0)
+                self.reader = _Lines(self.process.stdout.fileno())
                 self.owner = os.getpid()
             self.next_id += 1
-            message = {"id": self.next_id, "module": kernel.py_func.__module__,
-                       "function": kernel.py_func.__name__,
-                       "arguments": _describe(arguments)}
-            try:
-                self.process.stdin.write(json.dumps(message) + "\n")
-                self.process.stdin.flush()
-            except OSError:
+            if not self._send({"id": self.next_id, "module": kernel.py_func.__module__,
+                               "function": kernel.py_func.__name__,
+                               "arguments": _describe(arguments)}):
                 return False
-            self.pending[(kernel, types)] = self.next_id
+            self.pending[key] = self.next_id
+            self.keys[self.next_id] = key
             return True
 
+    def _take_back(self, request):
+        """Drop `request` from the helper's work: this process compiles it."""
+        self.pending.pop(self.keys[request], None)
+        self._send({"cancel": request})
+
+    def _last_not_started(self):
+        waiting = [request for request in self.pending.values()
+                   if request not in self.started and request not in self.answered]
+        return max(waiting, default=None)
+
     def wait(self, kernel, types):
-        """Until the helper has answered the request for (kernel, types), if any; the
-        helper's error message, or None."""
+        """Until the helper has compiled (kernel, types), if it was asked to: None, or why
+        the caller must compile it."""
         with self.lock:
-            self._alive()  # forgets a helper inherited through fork
-            request = self.pending.pop((kernel, types), None)
+            if self.process is not None and self.owner != os.getpid():
+                self._forget()
+            request = self.pending.get((kernel, types))
             if request is None:
                 return None
             while request not in self.answered:
                 if self.process is None:
                     return "the helper process was stopped"
+                self._absorb(self.reader.read(0))
+                if request in self.answered:
+                    break
+                if self.reader.closed:  # it died before answering
+                    self.stop()
+                    return "the helper process ended"
+                if request not in self.started:
+                    self._take_back(request)
+                    return "not started by the helper"
+                later = self._last_not_started()
+                if later is not None:
+                    self._take_back(later)
+                    _compile_here(*self.keys[later])
+                    continue
                 # A helper that died has answered what it wrote before: read up to EOF.
-                ready, _, _ = select.select([self.process.stdout], [], [], WAIT_TIMEOUT)
-                line = self.process.stdout.readline() if ready else ""
-                if not line:  # it died, or is stuck: the caller compiles the kernel
+                messages = self.reader.read(WAIT_TIMEOUT)
+                if not messages:  # it died, or is stuck: the caller compiles the kernel
                     self.stop()
                     return "no answer from the helper process"
-                answer = json.loads(line)
-                self.answered[answer["id"]] = answer["error"]
+                self._absorb(messages)
+            self.pending.pop((kernel, types), None)
             return self.answered.pop(request)
 
     def stop(self):
         with self.lock:
-            process, self.process = self.process, None
-            self.pending = {}
-            if process is None or self.owner != os.getpid():
+            process, owner = self.process, self.owner
+            self._forget()
+            if process is None or owner != os.getpid():
                 return
             try:
                 process.stdin.close()
@@ -270,25 +352,43 @@ def shutdown():
 
 
 def _serve(requests, answers):
-    """The helper process: compile each kernel requested on `requests` into Numba's disk
-    cache and answer on `answers`."""
-    for line in requests:
-        message = json.loads(line)
+    """The helper process: compile the kernels requested on the file descriptor
+    `requests`, in order, into Numba's disk cache, saying on `answers` when it starts one
+    and how it went; skip those the requester takes back (``{"cancel": id}``)."""
+    lines = _Lines(requests)
+    queue, taken_back = [], set()
+
+    def answer(message):
+        answers.write(json.dumps(message) + "\n")
+        answers.flush()
+
+    while True:
+        for message in lines.read(0 if queue else None):
+            if "cancel" in message:
+                taken_back.add(message["cancel"])
+            else:
+                queue.append(message)
+        if lines.closed:  # the requester is gone: nobody waits for the rest
+            return
+        if not queue:
+            continue
+        message = queue.pop(0)
+        if message["id"] in taken_back:
+            continue
+        answer({"id": message["id"], "started": True})
         error = None
         try:
-            module = importlib.import_module(message["module"])
             if not message["module"].startswith("blocks.ops."):
                 raise ValueError(f"not a module of blocks.ops: {message['module']}")
-            kernel = getattr(module, message["function"])
+            kernel = getattr(importlib.import_module(message["module"]), message["function"])
             with _optimization_level(OPT_LEVEL):
                 kernel.compile(signature(_rebuild(message["arguments"])))
         except Exception as failure:  # the caller compiles the kernel and sees the error
             error = f"{type(failure).__name__}: {failure}"
-        answers.write(json.dumps({"id": message["id"], "error": error}) + "\n")
-        answers.flush()
+        answer({"id": message["id"], "error": error})
 
 
 if __name__ == "__main__":
     # `python -m` imported blocks.ops first: its versioned cache locators are in place
     # before any kernel is defined.
-    _serve(sys.stdin, sys.stdout)
+    _serve(sys.stdin.fileno(), sys.stdout)
