@@ -323,7 +323,8 @@ def prefetch(kernel, arguments):
     """Have the helper process compile `kernel` for the types of `arguments` into Numba's
     disk cache, unless it is there already, compiled in this process, or compiling
     ahead is off. Whether a request was sent."""
-    if not config.compile_ahead:
+    # On Windows, select() does not take pipes.
+    if not config.compile_ahead or os.name == "nt":
         return False
     return _helper.request(kernel, arguments)
 
