@@ -1,6 +1,11 @@
 """Versioned stamps of the on-disk Numba caches (blocks.ops.numba_cache)."""
 
+import os
+import subprocess
+import sys
+
 import pytensor
+import pytest
 from numba.core.caching import CacheImpl, IndexDataCacheFile
 
 from blocks.ops import numba_cache
@@ -105,3 +110,17 @@ def test_canonical_order_of_a_graph_with_identical_nodes():
     position = {node: index for index, node in enumerate(order)}
     for node in order:
         assert all(position[i.owner] < position[node] for i in node.inputs if i.owner)
+
+
+@pytest.mark.parametrize("flags, expected", [("", "False"),
+                                              ("numba__fastmath=True", "True")])
+def test_pytensor_fast_math_is_off_unless_the_user_set_it(flags, expected):
+    """Code loaded from the caches computes what code compiled in the process does only
+    without fast-math flags (blocks.ops.numba_cache.exact_arithmetic)."""
+
+    code = "import blocks.graph, pytensor; print(pytensor.config.numba__fastmath)"
+    environment = dict(os.environ, PYTENSOR_FLAGS=flags)
+    done = subprocess.run([sys.executable, "-c", code], env=environment,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == expected
