@@ -84,3 +84,18 @@ def test_one_thread_makes_xla_single_threaded(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
     harness.parse_args(["--threads", "1"])
     assert os.environ["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=false"
+
+
+@pytest.mark.numba
+def test_compile_benchmark_process_setup_goes_through_numba():
+    # The warm-up must compile a node with Numba (not run every node with NumPy), or
+    # Numba's one-time set-up lands in the first model's figures.
+    import numpy as np
+
+    from benchmarks.compile import process_setup_function
+    from blocks.ops.python_nodes import runs_in_python
+
+    function = process_setup_function()
+    assert [node for node in function.maker.fgraph.apply_nodes if not runs_in_python(node)]
+    value = np.array([0.0, 1.0], dtype=function.maker.fgraph.inputs[0].dtype)
+    np.testing.assert_allclose(function(value), np.exp(value) * 2, rtol=1e-6)
