@@ -15,6 +15,9 @@ after_import("pytensor", lambda: importlib.import_module("blocks.ops"))
 # Compiling a graph compiled before, in this process or another, then skips PyTensor's
 # rewrites (BLOCKS_REWRITE_CACHE=0 turns it off).
 after_import("pytensor", lambda: importlib.import_module("blocks.rewrite_cache"))
+# Ops with C code in files (DimShuffle...) read those files once per process.
+after_import("pytensor.link.c.op",
+             lambda: importlib.import_module("blocks.c_code_files").install())
 
 if config.keep_freed_memory:
     # Large temporaries of compiled steps then reuse memory instead of faulting in fresh
