@@ -19,6 +19,18 @@ after_import("pytensor", lambda: importlib.import_module("blocks.rewrite_cache")
 after_import("pytensor.link.c.op",
              lambda: importlib.import_module("blocks.c_code_files").install())
 
+
+def _freeze_imported_objects():
+    # Last of the callbacks after PyTensor's import: PyTensor, Numba and our ops are
+    # imported; full garbage collections then leave their objects out.
+    if config.freeze_imported_objects:
+        from blocks.utils.memory import freeze_imported_objects
+
+        freeze_imported_objects()
+
+
+after_import("pytensor", _freeze_imported_objects)
+
 if config.keep_freed_memory:
     # Large temporaries of compiled steps then reuse memory instead of faulting in fresh
     # pages at every call (see blocks.utils.memory).
