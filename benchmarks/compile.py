@@ -22,11 +22,18 @@ Each process reports
 The one-time costs of a process (importing blocks, PyTensor and Numba, Numba's set-up)
 are paid first by a trivial function and left out.
 
+The processes run BLAS on one thread (``OPENBLAS_NUM_THREADS=1``; ``--blas-threads`` to
+change it): the figures subtract an ordinary call from the first, and with NumPy's and
+SciPy's OpenBLAS on two threads each, on a 2-core machine that another process kept
+busy, the seq2seq step took from 0.1 to 3.6 s (0.05 s on one thread), so that one cache
+gave warm cpu s from 0.0 to 2.8.
+
 Usage::
 
     python -m benchmarks.compile                       # every model, 2 warm runs
     python -m benchmarks.compile --models mlp,lstm     # some of them
     python -m benchmarks.compile --quick               # smaller models, 1 warm run
+    python -m benchmarks.compile --blas-threads 0      # BLAS threads left as they are
 
 The machine's load (``uptime``) is printed beside the table: on a shared machine, compare
 rows of one run only.
@@ -418,9 +425,12 @@ def child(model, quick):
         "rewrite_cache": dict(counters)}), flush=True)
 
 
-def run_process(model, quick, cache_dir, timeout):
-    """Figures of one fresh process compiling `model` on the caches in `cache_dir`."""
+def run_process(model, quick, cache_dir, timeout, blas_threads=1):
+    """Figures of one fresh process compiling `model` on the caches in `cache_dir`, with
+    BLAS on `blas_threads` threads (0: as the environment has it)."""
     env = dict(os.environ)
+    if blas_threads:
+        env["OPENBLAS_NUM_THREADS"] = str(blas_threads)
     flags = [f for f in env.get("PYTENSOR_FLAGS", "").split(",")
              if f and not f.startswith(("base_compiledir=", "compiledir="))]
     env["PYTENSOR_FLAGS"] = ",".join(flags + [f"base_compiledir={cache_dir}/pytensor"])
@@ -437,12 +447,13 @@ def run_process(model, quick, cache_dir, timeout):
     raise RuntimeError(f"compiling {model} failed:\n{done.stderr[-3000:]}")
 
 
-def measure(model, quick=False, warm_runs=2, timeout=1800):
+def measure(model, quick=False, warm_runs=2, timeout=1800, blas_threads=1):
     """Cold figures (empty caches) and warm ones (median over `warm_runs` processes on
     the caches the cold one filled) of `model`."""
     with tempfile.TemporaryDirectory(prefix="blocks-compile-") as cache_dir:
-        cold = run_process(model, quick, cache_dir, timeout)
-        warm = [run_process(model, quick, cache_dir, timeout) for _ in range(warm_runs)]
+        cold = run_process(model, quick, cache_dir, timeout, blas_threads)
+        warm = [run_process(model, quick, cache_dir, timeout, blas_threads)
+                for _ in range(warm_runs)]
     keys = ("rewrites_s", "numba_s", "total_s", "cpu_s")
     return {"cold": cold,
             "warm": {key: statistics.median(w[key] for w in warm) for key in keys},
@@ -479,6 +490,8 @@ def main(argv=None):
                         help="smaller models and one warm run")
     parser.add_argument("--warm-runs", type=int, default=None)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="BLAS threads of the processes (0: as the environment has it)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -492,7 +505,8 @@ def main(argv=None):
     print(f"load before: {_load()}", flush=True)
     results = {}
     for model in models:
-        results[model] = measure(model, args.quick, warm_runs)
+        results[model] = measure(model, args.quick, warm_runs,
+                                 blas_threads=args.blas_threads)
         # Each model's rows as soon as they are measured: a whole run takes long.
         print(f"{model}: {MODELS[model]}; load {_load()}", flush=True)
         print(format_table({model: results[model]}).split("\n", 2)[2], flush=True)
