@@ -18,6 +18,8 @@ after_import("pytensor", lambda: importlib.import_module("blocks.rewrite_cache")
 # Ops with C code in files (DimShuffle...) read those files once per process.
 after_import("pytensor.link.c.op",
              lambda: importlib.import_module("blocks.c_code_files").install())
+# Variables' creation traces read each line of code once per process.
+after_import("pytensor.graph.utils", lambda: importlib.import_module("blocks.traces").install())
 
 
 def _freeze_imported_objects():
