@@ -25,11 +25,18 @@ Each process reports
 The one-time costs of a process (importing blocks, PyTensor and Numba, Numba's set-up)
 are paid first by a trivial function and left out.
 
+The processes run BLAS on one thread (``OPENBLAS_NUM_THREADS=1``; ``--blas-threads`` to
+change it): the figures subtract an ordinary call from the first, and with NumPy's and
+SciPy's OpenBLAS on two threads each, on a 2-core machine that another process kept
+busy, the seq2seq step took from 0.1 to 3.6 s (0.05 s on one thread), so that one cache
+gave warm cpu s from 0.0 to 2.8.
+
 Usage::
 
     python -m benchmarks.compile                       # every model, 2 warm runs
     python -m benchmarks.compile --models mlp,lstm     # some of them
     python -m benchmarks.compile --quick               # smaller models, 1 warm run
+    python -m benchmarks.compile --blas-threads 0      # BLAS threads left as they are
 
 The machine's load (``uptime``) is printed beside the table: on a shared machine, compare
 rows of one run only.
@@ -383,19 +390,38 @@ def _digest(outputs):
     return digest.hexdigest()[:16]
 
 
-def child(model, quick):
-    """Compile and run `model` in this process; print its figures as JSON."""
-    import numpy as np
+def process_setup_function():
+    """A trivial function that Numba compiles: calling it once pays the one-time costs of
+    a process (importing PyTensor's Numba dispatch and our kernels' modules, setting up
+    Numba's compiler; about 0.3 s on a warm cache).
+
+    ``exp(v) * 2`` rather than ``2 * v``: a node of one ufunc runs with NumPy
+    (:mod:`blocks.ops.python_nodes`) and would leave Numba's set-up to the model's
+    figures.
+    """
     import pytensor
     import pytensor.tensor as pt
+
+    v = pt.vector("v")
+    return pytensor.function([v], pt.exp(v) * 2)
+
+
+def pay_process_setup():
+    """Pay the one-time costs of a process before the model's figures are taken."""
+    import numpy as np
+
+    function = process_setup_function()
+    function(np.ones(2, dtype=function.maker.fgraph.inputs[0].dtype))
+
+
+def child(model, quick):
+    """Compile and run `model` in this process; print its figures as JSON."""
     from pytensor.compile.debug import profiling
 
     import blocks  # noqa: F401
     from blocks.rewrite_cache import counters
 
-    # The one-time costs of a process, paid before the model.
-    v = pt.vector("v")
-    pytensor.function([v], 2 * v)(np.ones(2, dtype=v.dtype))
+    pay_process_setup()
     compile_, run = globals()[f"build_{model}"](quick)
     compiled_functions = numba_compilations()
     rewrites, linker = profiling.total_graph_rewrite_time, profiling.total_time_linker
@@ -431,9 +457,12 @@ def child(model, quick):
         "result": _digest(second_outputs)}), flush=True)
 
 
-def run_process(model, quick, cache_dir, timeout):
-    """Figures of one fresh process compiling `model` on the caches in `cache_dir`."""
+def run_process(model, quick, cache_dir, timeout, blas_threads=1):
+    """Figures of one fresh process compiling `model` on the caches in `cache_dir`, with
+    BLAS on `blas_threads` threads (0: as the environment has it)."""
     env = dict(os.environ)
+    if blas_threads:
+        env["OPENBLAS_NUM_THREADS"] = str(blas_threads)
     flags = [f for f in env.get("PYTENSOR_FLAGS", "").split(",")
              if f and not f.startswith(("base_compiledir=", "compiledir="))]
     env["PYTENSOR_FLAGS"] = ",".join(flags + [f"base_compiledir={cache_dir}/pytensor"])
@@ -450,12 +479,13 @@ def run_process(model, quick, cache_dir, timeout):
     raise RuntimeError(f"compiling {model} failed:\n{done.stderr[-3000:]}")
 
 
-def measure(model, quick=False, warm_runs=2, timeout=1800):
+def measure(model, quick=False, warm_runs=2, timeout=1800, blas_threads=1):
     """Cold figures (empty caches) and warm ones (median over `warm_runs` processes on
     the caches the cold one filled) of `model`."""
     with tempfile.TemporaryDirectory(prefix="blocks-compile-") as cache_dir:
-        cold = run_process(model, quick, cache_dir, timeout)
-        warm = [run_process(model, quick, cache_dir, timeout) for _ in range(warm_runs)]
+        cold = run_process(model, quick, cache_dir, timeout, blas_threads)
+        warm = [run_process(model, quick, cache_dir, timeout, blas_threads)
+                for _ in range(warm_runs)]
     keys = ("rewrites_s", "numba_s", "total_s", "cpu_s", "helper_cpu_s")
     return {"cold": cold,
             "warm": {key: statistics.median(w[key] for w in warm) for key in keys},
@@ -494,6 +524,8 @@ def main(argv=None):
                         help="smaller models and one warm run")
     parser.add_argument("--warm-runs", type=int, default=None)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="BLAS threads of the processes (0: as the environment has it)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -507,7 +539,8 @@ def main(argv=None):
     print(f"load before: {_load()}", flush=True)
     results = {}
     for model in models:
-        results[model] = measure(model, args.quick, warm_runs)
+        results[model] = measure(model, args.quick, warm_runs,
+                                 blas_threads=args.blas_threads)
         # Each model's rows as soon as they are measured: a whole run takes long.
         print(f"{model}: {MODELS[model]}; load {_load()}", flush=True)
         print(format_table({model: results[model]}).split("\n", 2)[2], flush=True)

@@ -362,6 +362,13 @@ config.add_config(
         "(see blocks.utils.memory); BLOCKS_KEEP_FREED_MEMORY=0 leaves the allocator as it is.",
 )
 config.add_config(
+    "freeze_imported_objects", flag, default=True,
+    doc="Whether importing PyTensor after blocks leaves the objects of the process so far "
+        "(PyTensor's, Numba's, ours) out of Python's full garbage collections (see "
+        "blocks.utils.memory.freeze_imported_objects); BLOCKS_FREEZE_IMPORTED_OBJECTS=0 "
+        "leaves the collector as it is.",
+)
+config.add_config(
     "mode", str, default="",
     doc="PyTensor mode every compiled function of the library uses unless given one: 'JAX', "
         "'NUMBA', 'FAST_COMPILE', ... (BLOCKS_MODE); empty: PyTensor's default (Numba on "

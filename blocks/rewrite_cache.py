@@ -64,6 +64,7 @@ import pickle
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 
 import numpy as np
 import pytensor
@@ -72,7 +73,7 @@ from pytensor.compile.debug import profiling as compile_profiling
 from pytensor.compile.mode import Mode, get_mode
 from pytensor.graph.basic import Apply, Constant
 from pytensor.graph.destroyhandler import DestroyHandler
-from pytensor.graph.fg import FunctionGraph
+from pytensor.graph.fg import AbstractFunctionGraph, FunctionGraph
 from pytensor.graph.op import Op
 from pytensor.graph.rewriting.db import RewriteDatabase, RewriteDatabaseQuery
 from pytensor.graph.type import Type
@@ -128,7 +129,9 @@ class _Digest:
             self.text(type(value).__name__, len(value))
             for item in value:
                 self.value(item)
-        elif isinstance(value, dict):
+        elif isinstance(value, Mapping):
+            # PyTensor's frozendict (an Elemwise's inplace_pattern) too: its pickle holds
+            # its hash once computed, which differs before and after.
             self.text("dict", len(value))
             for key_digest, item in sorted(
                     (_digest_of(key), item) for key, item in value.items()):
@@ -148,7 +151,9 @@ class _Digest:
             self.op(value)
         elif isinstance(value, Type):
             self.type(value)
-        elif isinstance(value, FunctionGraph):
+        elif isinstance(value, AbstractFunctionGraph):
+            # The inner graphs of Composite and other scalar ops (frozen graphs) too: by
+            # structure, as their pickles name variables by counters of the process.
             self.graph(value)
         elif isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
             if "<" in value.__qualname__:

@@ -84,3 +84,37 @@ def test_one_thread_makes_xla_single_threaded(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
     harness.parse_args(["--threads", "1"])
     assert os.environ["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=false"
+
+
+@pytest.mark.numba
+def test_compile_benchmark_process_setup_goes_through_numba():
+    # The warm-up must compile a node with Numba (not run every node with NumPy), or
+    # Numba's one-time set-up lands in the first model's figures.
+    import numpy as np
+
+    from benchmarks.compile import process_setup_function
+    from blocks.ops.python_nodes import runs_in_python
+
+    function = process_setup_function()
+    assert [node for node in function.maker.fgraph.apply_nodes if not runs_in_python(node)]
+    value = np.array([0.0, 1.0], dtype=function.maker.fgraph.inputs[0].dtype)
+    np.testing.assert_allclose(function(value), np.exp(value) * 2, rtol=1e-6)
+
+
+def test_compile_benchmark_processes_run_blas_on_one_thread_by_default(monkeypatch, tmp_path):
+    import subprocess
+
+    from benchmarks import compile as compile_benchmark
+
+    environments = []
+
+    def fake_run(command, env, **kwargs):
+        environments.append(env)
+        return subprocess.CompletedProcess(command, 0, 'COMPILE_FIGURES {"cpu_s": 1.0}\n', "")
+
+    monkeypatch.setattr(compile_benchmark.subprocess, "run", fake_run)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    assert compile_benchmark.run_process("mlp", True, tmp_path, 10)["cpu_s"] == 1.0
+    compile_benchmark.run_process("mlp", True, tmp_path, 10, blas_threads=0)
+    assert environments[0]["OPENBLAS_NUM_THREADS"] == "1"
+    assert "OPENBLAS_NUM_THREADS" not in environments[1]

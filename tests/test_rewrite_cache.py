@@ -200,6 +200,29 @@ def test_the_key_ignores_names_and_ids_and_follows_what_changes_the_rewrites():
         assert key([x], cost, updates=updates) != reference
 
 
+def test_the_key_of_fused_ops_follows_their_inner_graph_not_the_process_counters():
+    # A Composite's inner graph is digested by structure (its pickle names variables by
+    # counters of the process), and an Elemwise's inplace_pattern by its items (its
+    # pickle holds its hash once computed).
+    from pytensor.scalar.basic import Composite
+    from pytensor.tensor.elemwise import Elemwise
+
+    def fused(scale):
+        a, b = pytensor.scalar.float64("a"), pytensor.scalar.float64("b")
+        return Elemwise(Composite([a, b], [a * pytensor.scalar.tanh(b) * scale]))
+
+    def graph_of(op):
+        x, y = pt.vector("x"), pt.vector("y")
+        return pytensor.graph.FunctionGraph([x, y], [op(x, y)])
+
+    first = graph_key(graph_of(fused(2.0)))
+    op = fused(2.0)
+    hash(op), hash(op.inplace_pattern)
+    assert graph_key(graph_of(op)) == first
+    assert graph_key(graph_of(fused(3.0))) != first
+    assert rewrite_cache._op_digest(op) == rewrite_cache._op_digest(fused(2.0))
+
+
 def test_a_graph_without_a_key_is_rewritten_without_the_cache(monkeypatch, tmp_path):
     monkeypatch.setattr(rewrite_cache, "cache_directory", lambda: str(tmp_path))
 

@@ -3,6 +3,7 @@
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
+from functools import cached_property
 
 import pytensor
 import pytensor.tensor as pt
@@ -69,7 +70,8 @@ class GradientDescent(UpdatesAlgorithm):
     steps : OrderedDict
         Parameter -> step (what is subtracted from it).
     total_gradient_norm, total_step_norm : TensorVariable
-        The L2 norms of all gradients and all steps together, e.g. for monitoring.
+        The L2 norms of all gradients and all steps together, e.g. for monitoring;
+        built when first asked for (the training function does not need them).
     step_rule_updates : list of pairs
         The updates of the step rule's state.
 
@@ -123,16 +125,12 @@ class GradientDescent(UpdatesAlgorithm):
             raise TypeError(
                 f"{owner}: step_rule must be a StepRule, got {type(step_rule).__name__}")
         self.step_rule = step_rule
-        self.total_gradient_norm = l2_norm(self.gradients.values())
-        self.total_gradient_norm.name = "total_gradient_norm"
         self.steps, self.step_rule_updates = step_rule.compute_steps(self.gradients)
         missing = [_describe(p) for p in self.parameters if p not in self.steps]
         if missing:
             raise ValueError(
                 f"{owner}: the step rule {type(step_rule).__name__} gave no step for "
                 f"{missing}")
-        self.total_step_norm = l2_norm(self.steps.values())
-        self.total_step_norm.name = "total_step_norm"
 
         self.add_updates([
             (parameter, pt.cast(parameter - self.steps[parameter], parameter.dtype))
@@ -140,6 +138,20 @@ class GradientDescent(UpdatesAlgorithm):
         self.add_updates(self.step_rule_updates)
         if cost is not None:
             self.add_graph_updates(ComputationGraph(cost).updates)
+
+    # Built when first asked for: a graph of every gradient (every step), 30 ms for a
+    # model of 30 parameters, that the training function does not use.
+    @cached_property
+    def total_gradient_norm(self):
+        norm = l2_norm(self.gradients.values())
+        norm.name = "total_gradient_norm"
+        return norm
+
+    @cached_property
+    def total_step_norm(self):
+        norm = l2_norm(self.steps.values())
+        norm.name = "total_step_norm"
+        return norm
 
     def _check_cost(self, cost):
         owner = type(self).__name__

@@ -105,6 +105,27 @@ def test_monitoring_attributes():
     np.testing.assert_allclose(step_b, 0.5 * np_gb)
 
 
+def test_monitoring_norms_are_built_when_first_asked_for_and_kept():
+    from blocks.graph import ComputationGraph
+
+    linear, _, x, y, cost = regression()
+    algorithm = GradientDescent(cost=cost, parameters=[linear.W, linear.b],
+                                step_rule=Scale(0.5))
+    assert "total_gradient_norm" not in vars(algorithm)
+    assert "total_step_norm" not in vars(algorithm)
+    norm = algorithm.total_gradient_norm
+    assert algorithm.total_gradient_norm is norm
+    # Pickled before and after: the norm of the unpickled algorithm computes the same.
+    for copy in (pickle.loads(pickle.dumps(algorithm)),
+                 pickle.loads(pickle.dumps(GradientDescent(
+                     cost=cost, parameters=[linear.W, linear.b], step_rule=Scale(0.5))))):
+        inputs = {v.name: v for v in ComputationGraph(copy.total_step_norm).inputs}
+        step_norm = pytensor.function([inputs["x"], inputs["y"]], copy.total_step_norm)(X, Y)
+        np_gW, np_gb = numpy_gradients(W_INIT, B_INIT, X, Y)
+        np.testing.assert_allclose(
+            step_norm, 0.5 * np.sqrt((np_gW ** 2).sum() + (np_gb ** 2).sum()))
+
+
 def test_known_grads_and_consider_constant():
     w = pytensor.shared(np.array([1.0, 2.0]), name="w")
     x = pt.vector("x")

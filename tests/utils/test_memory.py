@@ -42,3 +42,32 @@ def test_the_setting_is_a_boolean_with_a_clear_error():
         config.keep_freed_memory = previous
     with pytest.raises(ValueError, match="expected 1/0, true/false"):
         flag("2")
+
+
+FREEZE_PROBE = ("import gc, blocks, blocks.utils.memory as m; before = gc.get_freeze_count(); "
+                "import pytensor; print(m.imported_objects_frozen(), before == 0, "
+                "gc.get_freeze_count() > 10000)")
+
+
+def test_importing_pytensor_freezes_the_imported_objects_unless_switched_off():
+    def probe(value):
+        env = {**os.environ, "BLOCKS_FREEZE_IMPORTED_OBJECTS": value}
+        done = subprocess.run([sys.executable, "-c", FREEZE_PROBE], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.split()
+
+    assert probe("1") == ["True", "True", "True"]
+    assert probe("0") == ["False", "True", "False"]
+
+
+def test_freezing_twice_freezes_once():
+    import gc
+
+    from blocks.utils.memory import freeze_imported_objects, imported_objects_frozen
+
+    if not imported_objects_frozen():
+        pytest.skip("switched off in this process")
+    count = gc.get_freeze_count()
+    assert freeze_imported_objects() is False
+    assert gc.get_freeze_count() == count
