@@ -211,6 +211,11 @@ class _Helper:
         self.answered = {}  # request id -> error message or None
         self.next_id = 0
 
+    def _forget_if_forked(self):
+        """A helper inherited through fork belongs to the parent: this process has none."""
+        if self.process is not None and self.owner != os.getpid():
+            self._forget()
+
     def _send(self, message):
         try:
             self.process.stdin.write((json.dumps(message) + "\n").encode())
@@ -230,8 +235,7 @@ class _Helper:
         types = signature(arguments)
         key = (kernel, types)
         with self.lock:
-            if self.process is not None and self.owner != os.getpid():
-                self._forget()  # inherited through fork
+            self._forget_if_forked()
             if key in _ready or key in self.pending:
                 return False
             if _in_disk_cache(kernel, types) is not False:
@@ -265,8 +269,7 @@ class _Helper:
         """Until the helper has compiled (kernel, types), if it was asked to: None, or why
         the caller must compile it."""
         with self.lock:
-            if self.process is not None and self.owner != os.getpid():
-                self._forget()
+            self._forget_if_forked()
             request = self.pending.get((kernel, types))
             if request is None:
                 return None
@@ -382,8 +385,7 @@ def _serve(requests, answers):
             if not message["module"].startswith("blocks.ops."):
                 raise ValueError(f"not a module of blocks.ops: {message['module']}")
             kernel = getattr(importlib.import_module(message["module"]), message["function"])
-            with _optimization_level(OPT_LEVEL):
-                kernel.compile(signature(_rebuild(message["arguments"])))
+            _compile_here(kernel, signature(_rebuild(message["arguments"])))
         except Exception as failure:  # the caller compiles the kernel and sees the error
             error = f"{type(failure).__name__}: {failure}"
         answer({"id": message["id"], "error": error})
